@@ -1,0 +1,20 @@
+"""attention_course: the tested helper package of "Attention, from intuition to code".
+
+Each module holds one concept; the chapters build every idea by hand first and then show
+that the function here gives the same numbers.
+"""
+
+from .attention import scaled_dot_product_attention, softmax
+from .masks import causal_mask, padding_mask
+from .plotting import attention_table, plot_attention
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "attention_table",
+    "causal_mask",
+    "padding_mask",
+    "plot_attention",
+    "scaled_dot_product_attention",
+    "softmax",
+]

@@ -1,0 +1,119 @@
+"""Softmax and scaled dot-product attention: the heart of the course.
+
+`scaled_dot_product_attention` computes softmax(q k^T * scale + mask) v, with scale = 1/sqrt(d_k).
+It works in place on one (..., n_q, n_k) buffer, because every extra n x n temporary costs
+as much time as a pass of arithmetic (see benchmarks/).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .checks import as_float_array, check_finite, check_mask, check_scalar
+from .masks import causal_mask
+
+__all__ = ["softmax", "scaled_dot_product_attention"]
+
+
+def softmax(x: Any, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
+    """Numerically stable softmax of x / temperature along `axis`; x: (...) -> same shape.
+
+    Entries of -inf get weight exactly 0. A slice that is entirely -inf (nothing to attend
+    to) gets all-zero weights instead of NaN.
+    """
+    x = as_float_array(x, "x")
+    temperature = check_scalar(temperature, "temperature", positive=True)
+    check_finite(x, "x", allow_neg_inf=True)
+    if x.ndim == 0:
+        raise ValueError("x must have at least 1 dimension, got a scalar (shape ())")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis {axis} is out of range for x with shape {x.shape}")
+    z = x / temperature if temperature != 1.0 else x.copy()
+    return _softmax_inplace(z, axis)
+
+
+def _softmax_inplace(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Overwrite the float array z: (...) with its softmax along `axis` and return it (no checks)."""
+    if z.size == 0:
+        return z
+    # Subtracting the max makes the largest exponent exp(0) = 1: no overflow, same result,
+    # because softmax(x) == softmax(x - c) for any constant c.
+    row_max = np.max(z, axis=axis, keepdims=True)
+    row_max[~np.isfinite(row_max)] = 0.0  # an all -inf slice: exp(-inf) = 0 everywhere
+    np.subtract(z, row_max, out=z)
+    np.exp(z, out=z)
+    total = np.sum(z, axis=axis, keepdims=True)
+    total[total == 0] = 1.0  # only all -inf slices sum to 0; leave them as zeros
+    z /= total
+    return z
+
+
+def _check_qkv(q: Any, k: Any, v: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate q: (..., n_q, d_k), k: (..., n_k, d_k), v: (..., n_k, d_v) and return arrays."""
+    q = as_float_array(q, "q")
+    k = as_float_array(k, "k")
+    v = as_float_array(v, "v")
+    for name, arr in (("q", q), ("k", k), ("v", v)):
+        if arr.ndim < 2:
+            raise ValueError(
+                f"{name} must have at least 2 dimensions (..., n, d), got shape {arr.shape}"
+            )
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must share the last dimension d_k: q has shape {q.shape} "
+            f"(d_k={q.shape[-1]}) but k has shape {k.shape} (d_k={k.shape[-1]})"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of keys n_k: k has shape {k.shape} "
+            f"(n_k={k.shape[-2]}) but v has shape {v.shape} (n_k={v.shape[-2]})"
+        )
+    if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
+        raise ValueError(
+            "q, k and v must have the same batch dimensions (everything before the last two "
+            f"axes): got q {q.shape}, k {k.shape}, v {v.shape}; broadcast them explicitly "
+            "if that is what you mean"
+        )
+    if q.shape[-1] == 0:
+        raise ValueError(f"d_k must be at least 1, got q with shape {q.shape}")
+    for name, arr in (("q", q), ("k", k), ("v", v)):
+        check_finite(arr, name)
+    dtype = np.result_type(q, k, v)
+    return q.astype(dtype, copy=False), k.astype(dtype, copy=False), v.astype(dtype, copy=False)
+
+
+def scaled_dot_product_attention(
+    q: Any,
+    k: Any,
+    v: Any,
+    mask: Any = None,
+    causal: bool = False,
+    scale: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Attention softmax(q k^T * scale) v; returns (output (..., n_q, d_v), weights (..., n_q, n_k)).
+
+    q: (..., n_q, d_k), k: (..., n_k, d_k), v: (..., n_k, d_v). mask: boolean, broadcastable to
+    (..., n_q, n_k), True = may attend. causal: also apply `causal_mask(n_q, n_k)`.
+    scale: defaults to 1/sqrt(d_k). A query whose keys are all masked gets zero weights and a zero
+    output, never NaN.
+    """
+    q, k, v = _check_qkv(q, k, v)
+    n_q, d_k = q.shape[-2:]
+    n_k = k.shape[-2]
+    scores_shape = q.shape[:-2] + (n_q, n_k)
+    allowed = None if mask is None else check_mask(mask, scores_shape)
+    if causal:
+        tri = causal_mask(n_q, n_k)
+        allowed = tri if allowed is None else (allowed & tri)
+    # A Python float keeps float32 scores float32 (a numpy float64 scalar would not).
+    scale = 1.0 / math.sqrt(d_k) if scale is None else check_scalar(scale, "scale")
+
+    scores = q @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)
+    scores *= scale
+    if allowed is not None:
+        np.copyto(scores, -np.inf, where=~allowed)
+    weights = _softmax_inplace(scores, axis=-1)  # fully masked rows come back as zeros
+    return weights @ v, weights

@@ -1,0 +1,120 @@
+"""Input checks shared by every module, with error messages that name shapes.
+
+Every public function of the package validates its inputs here first, so a wrong
+shape or a NaN fails loudly at the call that caused it instead of broadcasting
+silently into a wrong answer three cells later.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "as_float_array",
+    "check_finite",
+    "check_ndim",
+    "check_mask",
+    "check_positive_int",
+    "check_scalar",
+]
+
+
+def as_float_array(x: Any, name: str, *, min_ndim: int = 0) -> np.ndarray:
+    """Return `x` as a real floating array (ints become float64) or raise TypeError/ValueError."""
+    arr = np.asarray(x)
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(
+            f"{name} must be an array of real numbers, got dtype {arr.dtype} "
+            f"with shape {arr.shape}"
+        )
+    if np.issubdtype(arr.dtype, np.integer):
+        arr = arr.astype(np.float64)
+    check_ndim(arr, name, min_ndim)
+    return arr
+
+
+def check_ndim(arr: np.ndarray, name: str, min_ndim: int, *, layout: str = "") -> None:
+    """Raise ValueError if `arr` has fewer than `min_ndim` axes."""
+    if arr.ndim < min_ndim:
+        expected = f" {layout}" if layout else ""
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimensions{expected}, "
+            f"got shape {arr.shape}"
+        )
+
+
+def check_finite(arr: np.ndarray, name: str, *, allow_neg_inf: bool = False) -> None:
+    """Raise ValueError if `arr` holds NaN or infinities (optionally allowing -inf)."""
+    if allow_neg_inf:
+        bad = np.isnan(arr) | (arr == np.inf)
+        what = "NaN or +inf"
+    else:
+        bad = ~np.isfinite(arr)
+        what = "NaN or inf"
+    if bad.any():
+        count = int(bad.sum())
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} with shape {arr.shape} contains {count} {what} value(s), "
+            f"the first at index {first}"
+        )
+
+
+def check_mask(mask: Any, target_shape: tuple[int, ...], name: str = "mask") -> np.ndarray:
+    """Return `mask` as a boolean array broadcastable to `target_shape`, else raise.
+
+    True means "may attend". Integer or float masks are refused (TypeError) because
+    libraries disagree on what 1/0 or additive masks mean.
+    """
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:
+        raise TypeError(
+            f"{name} must be a boolean array (True = may attend), got dtype {arr.dtype} "
+            f"with shape {arr.shape}; convert with `mask == 1` or `mask > 0` "
+            "after checking which convention your mask uses"
+        )
+    if arr.ndim > len(target_shape):
+        raise ValueError(
+            f"{name} with shape {arr.shape} has more dimensions than the attention "
+            f"scores, whose shape is {target_shape}"
+        )
+    try:
+        broadcast = np.broadcast_shapes(arr.shape, target_shape)
+    except ValueError:
+        broadcast = None
+    if broadcast != tuple(target_shape):
+        raise ValueError(
+            f"{name} with shape {arr.shape} does not broadcast to the attention scores' "
+            f"shape {target_shape} (batch dims..., n_q, n_k)"
+        )
+    return arr
+
+
+def check_positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
+    """Return `value` as int if it is a (non-negative / positive) integer, else raise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    low = 0 if allow_zero else 1
+    if value < low:
+        bound = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return int(value)
+
+
+def check_scalar(value: Any, name: str, *, positive: bool = False) -> float:
+    """Return `value` as a finite Python float (optionally > 0), else raise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if positive and out <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return out
