@@ -5,16 +5,21 @@ that the function here gives the same numbers.
 """
 
 from .attention import scaled_dot_product_attention, softmax
+from .heads import MultiHeadAttention, merge_heads, multi_head_attention, split_heads
 from .masks import causal_mask, padding_mask
 from .plotting import attention_table, plot_attention
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MultiHeadAttention",
     "attention_table",
     "causal_mask",
+    "merge_heads",
+    "multi_head_attention",
     "padding_mask",
     "plot_attention",
     "scaled_dot_product_attention",
     "softmax",
+    "split_heads",
 ]

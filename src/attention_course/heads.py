@@ -1,0 +1,155 @@
+"""Multi-head attention: split the model width into heads, attend in each, merge, project.
+
+Weights use the `y = x @ w + b` layout throughout: `w_q: (d_model, d_model)`. PyTorch's
+`nn.Linear` stores the transpose (`(out, in)`), so its weights enter here as `weight.T`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .attention import scaled_dot_product_attention
+from .checks import as_float_array, check_mask, check_positive_int
+
+__all__ = ["split_heads", "merge_heads", "multi_head_attention", "MultiHeadAttention"]
+
+
+def split_heads(x: Any, num_heads: int) -> np.ndarray:
+    """(..., n, d_model) -> (..., num_heads, n, d_head), with d_head = d_model // num_heads.
+
+    Reshape to (..., n, num_heads, d_head) *then* swap axes: each head gets its own slice of
+    every token's features. Reshaping straight to (..., num_heads, n, d_head) would instead
+    hand each head a mix of different tokens.
+    """
+    x = as_float_array(x, "x")
+    num_heads = check_positive_int(num_heads, "num_heads")
+    if x.ndim < 2:
+        raise ValueError(f"x must have at least 2 dimensions (..., n, d_model), got shape {x.shape}")
+    n, d_model = x.shape[-2:]
+    if d_model % num_heads:
+        raise ValueError(
+            f"num_heads={num_heads} must divide d_model={d_model} (x has shape {x.shape})"
+        )
+    x = x.reshape(*x.shape[:-1], num_heads, d_model // num_heads)  # (..., n, h, d_head)
+    return np.swapaxes(x, -3, -2)  # (..., h, n, d_head)
+
+
+def merge_heads(x: Any) -> np.ndarray:
+    """(..., num_heads, n, d_head) -> (..., n, num_heads * d_head): the inverse of `split_heads`."""
+    x = as_float_array(x, "x")
+    if x.ndim < 3:
+        raise ValueError(
+            f"x must have at least 3 dimensions (..., num_heads, n, d_head), got shape {x.shape}"
+        )
+    x = np.swapaxes(x, -3, -2)  # (..., n, h, d_head)
+    return x.reshape(*x.shape[:-2], x.shape[-2] * x.shape[-1])
+
+
+def _check_linear(w: Any, b: Any, name: str, d_in: int, d_out: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Check w: (d_in, d_out) and b: (d_out,) (or None) and return them as arrays."""
+    w = as_float_array(w, f"w_{name}")
+    if w.shape != (d_in, d_out):
+        raise ValueError(
+            f"w_{name} must have shape (d_model, d_model) = ({d_in}, {d_out}) in the y = x @ w "
+            f"layout, got {w.shape}"
+        )
+    if b is None:
+        return w, None
+    b = as_float_array(b, f"b_{name}")
+    if b.shape != (d_out,):
+        raise ValueError(f"b_{name} must have shape ({d_out},), got {b.shape}")
+    return w, b
+
+
+def _linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """x: (..., d_in) @ w: (d_in, d_out) + b: (d_out,) -> (..., d_out)."""
+    y = x @ w
+    if b is not None:
+        y += b
+    return y
+
+
+def multi_head_attention(
+    x_q: Any,
+    x_kv: Any,
+    w_q: Any,
+    w_k: Any,
+    w_v: Any,
+    w_o: Any,
+    num_heads: int,
+    b_q: Any = None,
+    b_k: Any = None,
+    b_v: Any = None,
+    b_o: Any = None,
+    mask: Any = None,
+    causal: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-head attention; returns (output (..., n_q, d_model), weights (..., num_heads, n_q, n_kv)).
+
+    x_q: (..., n_q, d_model) gives the queries, x_kv: (..., n_kv, d_model) the keys and values
+    (pass the same array twice for self-attention). w_*: (d_model, d_model), b_*: (d_model,).
+    mask: boolean, broadcastable to (..., n_q, n_kv), True = may attend; it is shared by all heads.
+    """
+    x_q = as_float_array(x_q, "x_q")
+    x_kv = as_float_array(x_kv, "x_kv")
+    for name, arr in (("x_q", x_q), ("x_kv", x_kv)):
+        if arr.ndim < 2:
+            raise ValueError(f"{name} must have at least 2 dimensions (..., n, d_model), got shape {arr.shape}")
+    if x_q.shape[-1] != x_kv.shape[-1] or x_q.shape[:-2] != x_kv.shape[:-2]:
+        raise ValueError(
+            "x_q and x_kv must share batch dimensions and d_model: got x_q "
+            f"{x_q.shape} and x_kv {x_kv.shape}"
+        )
+    d_model = x_q.shape[-1]
+    num_heads = check_positive_int(num_heads, "num_heads")
+    if d_model % num_heads:
+        raise ValueError(f"num_heads={num_heads} must divide d_model={d_model} (x_q has shape {x_q.shape})")
+    w_q, b_q = _check_linear(w_q, b_q, "q", d_model, d_model)
+    w_k, b_k = _check_linear(w_k, b_k, "k", d_model, d_model)
+    w_v, b_v = _check_linear(w_v, b_v, "v", d_model, d_model)
+    w_o, b_o = _check_linear(w_o, b_o, "o", d_model, d_model)
+    if mask is not None:
+        scores_shape = x_q.shape[:-2] + (x_q.shape[-2], x_kv.shape[-2])
+        mask = check_mask(mask, scores_shape)[..., None, :, :]  # same mask for every head
+
+    q = split_heads(_linear(x_q, w_q, b_q), num_heads)  # (..., h, n_q, d_head)
+    k = split_heads(_linear(x_kv, w_k, b_k), num_heads)  # (..., h, n_kv, d_head)
+    v = split_heads(_linear(x_kv, w_v, b_v), num_heads)  # (..., h, n_kv, d_head)
+    heads, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal)
+    return _linear(merge_heads(heads), w_o, b_o), weights
+
+
+class MultiHeadAttention:
+    """Parameters of one multi-head attention layer, initialised from a seeded `rng`, and its call."""
+
+    def __init__(self, d_model: int, num_heads: int, rng: np.random.Generator, bias: bool = True,
+                 dtype: Any = np.float64) -> None:
+        """Draw w_q, w_k, w_v, w_o: (d_model, d_model) uniformly in +-1/sqrt(d_model); biases start at 0."""
+        d_model = check_positive_int(d_model, "d_model")
+        num_heads = check_positive_int(num_heads, "num_heads")
+        if d_model % num_heads:
+            raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+        self.d_model, self.num_heads = d_model, num_heads
+        bound = 1.0 / math.sqrt(d_model)
+        self.params: dict[str, np.ndarray] = {}
+        for name in "qkvo":
+            self.params[f"w_{name}"] = rng.uniform(-bound, bound, size=(d_model, d_model)).astype(dtype)
+            if bias:
+                self.params[f"b_{name}"] = np.zeros(d_model, dtype=dtype)
+
+    def __call__(self, x_q: Any, x_kv: Any = None, mask: Any = None,
+                 causal: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Attend from x_q: (..., n_q, d_model) to x_kv (default: x_q, self-attention); see `multi_head_attention`."""
+        x_kv = x_q if x_kv is None else x_kv
+        return multi_head_attention(x_q, x_kv, num_heads=self.num_heads, mask=mask, causal=causal,
+                                    **self.params)
+
+    @property
+    def num_parameters(self) -> int:
+        """Number of trainable numbers: 4 d_model^2 weights (+ 4 d_model biases)."""
+        return sum(p.size for p in self.params.values())
