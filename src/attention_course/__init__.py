@@ -5,6 +5,7 @@ that the function here gives the same numbers.
 """
 
 from .attention import scaled_dot_product_attention, softmax
+from .blocks import feed_forward, gelu, layer_norm
 from .heads import MultiHeadAttention, merge_heads, multi_head_attention, split_heads
 from .masks import causal_mask, padding_mask
 from .plotting import attention_table, plot_attention
@@ -15,6 +16,9 @@ __all__ = [
     "MultiHeadAttention",
     "attention_table",
     "causal_mask",
+    "feed_forward",
+    "gelu",
+    "layer_norm",
     "merge_heads",
     "multi_head_attention",
     "padding_mask",
