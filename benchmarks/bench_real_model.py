@@ -29,21 +29,44 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 SENTENCES = [
-    "The cat sat on the mat.", "A dog is running in the park.", "She plays the violin beautifully.",
-    "The stock market fell sharply today.", "How do I reset my password?", "Rain is expected tomorrow.",
-    "He forgot his keys at the office.", "The museum opens at nine.", "Children love chocolate cake.",
-    "This laptop has a fast processor.", "We watched a movie last night.", "The river flooded the village.",
-    "Please close the window.", "Attention is all you need.", "The train was late again.",
-    "My sister lives in Lisbon.", "Coffee keeps me awake.", "The team won the final match.",
-    "Birds migrate south in winter.", "I am learning to cook pasta.", "The bridge was built in 1890.",
-    "Her garden is full of roses.", "The printer is out of paper.", "Mountains are covered in snow.",
-    "He reads a book every week.", "The soup is too salty.", "Our flight was cancelled.",
-    "Solar panels produce clean energy.", "The baby is sleeping.", "They painted the fence white.",
-    "The library is very quiet.", "A cold wind blew from the north.",
+    "The cat sat on the mat.",
+    "A dog is running in the park.",
+    "She plays the violin beautifully.",
+    "The stock market fell sharply today.",
+    "How do I reset my password?",
+    "Rain is expected tomorrow.",
+    "He forgot his keys at the office.",
+    "The museum opens at nine.",
+    "Children love chocolate cake.",
+    "This laptop has a fast processor.",
+    "We watched a movie last night.",
+    "The river flooded the village.",
+    "Please close the window.",
+    "Attention is all you need.",
+    "The train was late again.",
+    "My sister lives in Lisbon.",
+    "Coffee keeps me awake.",
+    "The team won the final match.",
+    "Birds migrate south in winter.",
+    "I am learning to cook pasta.",
+    "The bridge was built in 1890.",
+    "Her garden is full of roses.",
+    "The printer is out of paper.",
+    "Mountains are covered in snow.",
+    "He reads a book every week.",
+    "The soup is too salty.",
+    "Our flight was cancelled.",
+    "Solar panels produce clean energy.",
+    "The baby is sleeping.",
+    "They painted the fence white.",
+    "The library is very quiet.",
+    "A cold wind blew from the north.",
 ]
 
 
-def _time(variants: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[list[float], list[float]]]:
+def _time(
+    variants: dict[str, Callable[[], object]], repeats: int
+) -> dict[str, tuple[list[float], list[float]]]:
     """Run the variants interleaved `repeats` times; returns name -> (wall times, CPU times) in seconds."""
     times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in variants}
     for fn in variants.values():
@@ -57,14 +80,19 @@ def _time(variants: dict[str, Callable[[], object]], repeats: int) -> dict[str, 
     return times
 
 
-def _report(times: dict[str, tuple[list[float], list[float]]], reference: str) -> dict[str, tuple[float, float]]:
+def _report(
+    times: dict[str, tuple[list[float], list[float]]], reference: str
+) -> dict[str, tuple[float, float]]:
     """Print medians and ranges; return name -> (wall ratio, CPU ratio) against `reference`."""
     med = {name: (statistics.median(w), statistics.median(c)) for name, (w, c) in times.items()}
     ratios = {}
-    for name, (wall, cpu) in times.items():
+    for name, (wall, _cpu) in times.items():
         ratios[name] = (med[name][0] / med[reference][0], med[name][1] / med[reference][1])
-        print(f"  {name:<34} wall {1e3 * med[name][0]:7.1f} ms ({1e3 * min(wall):6.1f}-{1e3 * max(wall):6.1f})"
-              f"   cpu {1e3 * med[name][1]:7.1f} ms   ratio wall {ratios[name][0]:4.2f}  cpu {ratios[name][1]:4.2f}")
+        print(
+            f"  {name:<34} wall {1e3 * med[name][0]:7.1f} ms ({1e3 * min(wall):6.1f}-{1e3 * max(wall):6.1f})"
+            f"   cpu {1e3 * med[name][1]:7.1f} ms"
+            f"   ratio wall {ratios[name][0]:4.2f}  cpu {ratios[name][1]:4.2f}"
+        )
     return ratios
 
 
@@ -103,8 +131,10 @@ def main() -> None:
         "numpy fast=True": lambda: fast.forward(ids, mask).embeddings,
     }
     diff = max(float(np.abs(m.forward(ids, mask).embeddings - torch_run()).max()) for m in (plain, fast))
-    print(f"all-MiniLM-L6-v2 forward, batch {ids.shape[0]} x {ids.shape[1]} tokens, {args.threads} thread(s), "
-          f"{args.repeats} interleaved repeats; max |embedding difference| to torch = {diff:.1e}")
+    print(
+        f"all-MiniLM-L6-v2 forward, batch {ids.shape[0]} x {ids.shape[1]} tokens, {args.threads} thread(s), "
+        f"{args.repeats} interleaved repeats; max |embedding difference| to torch = {diff:.1e}"
+    )
     with threadpool_limits(limits=args.threads):
         print("phase 1: default allocator")
         _report(_time(variants, args.repeats), ref_name)
@@ -114,7 +144,11 @@ def main() -> None:
 
     wall, cpu = ratios["numpy fast=True"]
     ratio, kind = (cpu, "CPU time") if args.threads == 1 else (wall, "wall time")
-    verdict = "meets the target" if ratio <= 1.2 else ("within the 2x limit" if ratio <= 2.0 else "MISSES the limit")
+    verdict = (
+        "meets the target"
+        if ratio <= 1.2
+        else ("within the 2x limit" if ratio <= 2.0 else "MISSES the limit")
+    )
     print(f"numpy fast path / torch default = {ratio:.2f} by {kind} (target <= 1.2, limit 2.0): {verdict}")
 
 

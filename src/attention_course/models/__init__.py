@@ -1,6 +1,14 @@
 """Real pretrained models run with the package's numpy functions: weights reader, tokenizer, encoder."""
 
-from .minilm import EncoderConfig, EncoderOutput, MiniLM, encode_sentences, load_minilm, mean_pool, minilm_folder
+from .minilm import (
+    EncoderConfig,
+    EncoderOutput,
+    MiniLM,
+    encode_sentences,
+    load_minilm,
+    mean_pool,
+    minilm_folder,
+)
 from .safetensors_io import SafetensorsError, read_safetensors, read_safetensors_header, write_safetensors
 from .tokenizer import WordPieceTokenizer, load_tokenizer
 

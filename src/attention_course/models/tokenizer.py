@@ -30,12 +30,22 @@ from ..checks import check_positive_int
 __all__ = ["WordPieceTokenizer", "load_tokenizer"]
 
 # Unicode White_Space characters that are not control characters (controls are removed first).
-_SPACES = frozenset(" \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-                    "\u200a\u2028\u2029\u202f\u205f\u3000")
+_SPACES = frozenset(
+    " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 # The CJK Unified Ideographs blocks that BERT splits into one token per character.
-_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+_CJK_RANGES = (
+    (0x4E00, 0x9FFF),
+    (0x3400, 0x4DBF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F),
+    (0x2B820, 0x2CEAF),
+    (0xF900, 0xFAFF),
+    (0x2F800, 0x2FA1F),
+)
 
 
 def _is_whitespace(ch: str) -> bool:
@@ -92,12 +102,15 @@ class WordPieceTokenizer:
         self.vocab = list(vocab)
         self.token_to_id = {tok: i for i, tok in enumerate(self.vocab)}
         if len(self.token_to_id) != len(self.vocab):
-            raise ValueError(f"vocab has {len(self.vocab)} entries but only {len(self.token_to_id)} "
-                             "distinct tokens")
+            raise ValueError(
+                f"vocab has {len(self.vocab)} entries but only {len(self.token_to_id)} distinct tokens"
+            )
         self.special_tokens = [unk_token, cls_token, sep_token, pad_token, mask_token]
         missing = [t for t in self.special_tokens if t not in self.token_to_id]
         if missing:
-            raise ValueError(f"special tokens {missing} are not in the vocabulary of {len(self.vocab)} tokens")
+            raise ValueError(
+                f"special tokens {missing} are not in the vocabulary of {len(self.vocab)} tokens"
+            )
         self.lowercase = lowercase
         self.strip_accents = lowercase if strip_accents is None else strip_accents
         self.tokenize_cjk = tokenize_cjk
@@ -107,8 +120,9 @@ class WordPieceTokenizer:
         self.cls_id = self.token_to_id[cls_token]
         self.sep_id = self.token_to_id[sep_token]
         self.pad_id = self.token_to_id[pad_token]
-        self.max_input_chars_per_word = check_positive_int(max_input_chars_per_word,
-                                                           "max_input_chars_per_word")
+        self.max_input_chars_per_word = check_positive_int(
+            max_input_chars_per_word, "max_input_chars_per_word"
+        )
         self.model_max_length = check_positive_int(model_max_length, "model_max_length")
         # Longest special token first, so that a longer one wins where two could match.
         specials = sorted(self.special_tokens, key=len, reverse=True)
@@ -130,8 +144,9 @@ class WordPieceTokenizer:
         text = "".join(out)
         if self.strip_accents:
             # NFD splits "é" into "e" + a combining accent (category Mn), which we drop.
-            text = "".join(ch for ch in unicodedata.normalize("NFD", text)
-                           if unicodedata.category(ch) != "Mn")
+            text = "".join(
+                ch for ch in unicodedata.normalize("NFD", text) if unicodedata.category(ch) != "Mn"
+            )
         if self.lowercase:
             # Character by character, as the reference does (no context rules such as a final sigma).
             text = "".join(ch.lower() for ch in text)
@@ -193,8 +208,10 @@ class WordPieceTokenizer:
         ids = [self.token_to_id[t] for t in self.tokenize(text)][: max_length - 2]
         return [self.cls_id, *ids, self.sep_id]
 
-    def encode_batch(self, texts: Sequence[str], max_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Encode and right-pad with [PAD]; returns (input_ids (batch, n) int64, attention_mask (batch, n) bool).
+    def encode_batch(
+        self, texts: Sequence[str], max_length: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Encode, right-pad with [PAD]; returns (input_ids (batch, n) int64, attention_mask (batch, n) bool).
 
         n is the longest encoded text. attention_mask is True on real tokens (the course's
         convention; Hugging Face returns the same information as integers 1/0).
@@ -216,9 +233,13 @@ class WordPieceTokenizer:
         """ids: (n,) -> the n token strings (for labelling plots)."""
         arr = np.asarray(ids)
         if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} with shape {arr.shape}")
+            raise ValueError(
+                f"ids must be a 1-D array of integers, got dtype {arr.dtype} with shape {arr.shape}"
+            )
         if arr.size and (arr.min() < 0 or arr.max() >= len(self.vocab)):
-            raise ValueError(f"ids must lie in [0, {len(self.vocab)}), got values from {arr.min()} to {arr.max()}")
+            raise ValueError(
+                f"ids must lie in [0, {len(self.vocab)}), got values from {arr.min()} to {arr.max()}"
+            )
         return [self.vocab[i] for i in arr.tolist()]
 
     def _max_length(self, max_length: int | None) -> int:
@@ -227,8 +248,10 @@ class WordPieceTokenizer:
             return self.model_max_length
         max_length = check_positive_int(max_length, "max_length")
         if not 2 <= max_length <= self.model_max_length:
-            raise ValueError(f"max_length must lie in [2, {self.model_max_length}] (room for [CLS] and [SEP]), "
-                             f"got {max_length}")
+            raise ValueError(
+                f"max_length must lie in [2, {self.model_max_length}] (room for [CLS] and [SEP]), "
+                f"got {max_length}"
+            )
         return max_length
 
     def __len__(self) -> int:
@@ -236,8 +259,10 @@ class WordPieceTokenizer:
         return len(self.vocab)
 
     def __repr__(self) -> str:
-        return (f"WordPieceTokenizer(vocab_size={len(self.vocab)}, lowercase={self.lowercase}, "
-                f"strip_accents={self.strip_accents}, model_max_length={self.model_max_length})")
+        return (
+            f"WordPieceTokenizer(vocab_size={len(self.vocab)}, lowercase={self.lowercase}, "
+            f"strip_accents={self.strip_accents}, model_max_length={self.model_max_length})"
+        )
 
 
 def load_tokenizer(folder: str | os.PathLike[str]) -> WordPieceTokenizer:
@@ -245,7 +270,9 @@ def load_tokenizer(folder: str | os.PathLike[str]) -> WordPieceTokenizer:
     folder = Path(folder)
     vocab_file = folder / "vocab.txt"
     if not vocab_file.is_file():
-        raise FileNotFoundError(f"no vocab.txt in {folder}: a WordPiece model folder needs one token per line")
+        raise FileNotFoundError(
+            f"no vocab.txt in {folder}: a WordPiece model folder needs one token per line"
+        )
     # Tokens may contain any character except a newline; keep trailing spaces, drop only "\n".
     vocab = vocab_file.read_text(encoding="utf-8").split("\n")
     if vocab and vocab[-1] == "":
