@@ -92,6 +92,14 @@ def test_similar_sentences_are_closer(fast_model):
     assert e[0] @ e[1] > 0.4 > e[0] @ e[2]
 
 
+def test_encode_sentences_uses_the_installed_model(fast_model):
+    from attention_course.models import encode_sentences
+
+    texts = ["The cat sat on the mat.", "A dog barked."]
+    np.testing.assert_allclose(encode_sentences(texts), fast_model.encode(texts), atol=1e-7)
+    assert encode_sentences(texts[:1]).shape == (1, 384)
+
+
 def test_mean_pool_uses_only_real_tokens():
     hidden = np.arange(12, dtype=np.float32).reshape(1, 4, 3)
     mask = np.array([[True, True, False, False]])

@@ -353,9 +353,9 @@ class MiniLM:
         """A printable table: the model's shape and its parameter count by component."""
         c = self.config
         lines = [
-            f"BERT-style encoder: {c.num_layers} layers, {c.num_heads} heads of width {c.head_size}, "
-            f"d_model {c.hidden_size}, d_ff {c.intermediate_size}, vocabulary {c.vocab_size}, "
-            f"up to {c.max_position_embeddings} positions",
+            f"BERT-style encoder: {c.num_layers} layers x {c.num_heads} heads of width {c.head_size}, "
+            f"d_model {c.hidden_size}, d_ff {c.intermediate_size}",
+            f"vocabulary of {c.vocab_size} tokens, up to {c.max_position_embeddings} positions",
         ]
         counts = self.parameter_counts()
         total = sum(counts.values())

@@ -2,9 +2,10 @@
 
 1. `fast_gelu`: exact GELU to float32 precision without scipy. `scipy.special.erf` evaluates
    double-precision library code one number at a time (about 12 ns per number here), which made
-   GELU a third of MiniLM's forward time. Written with numpy's vectorised `exp` and a polynomial
-   it is several times faster, and agrees with `attention_course.gelu` to within float32 rounding.
-   This is *not* the tanh approximation (which is off by up to ~1e-3).
+   GELU a third of MiniLM's forward time. Written with numpy's vectorised `exp` and a polynomial,
+   a cache-sized block at a time, it is about 5 times faster, and agrees with
+   `attention_course.gelu` to within float32 rounding. This is *not* the tanh approximation
+   (which is off by up to ~1e-3).
 2. `keep_freed_memory`: ask glibc's allocator to keep freed memory instead of returning it to
    the operating system. numpy allocates a fresh array for every intermediate result; arrays
    over 128 KiB are by default handed back to the OS when freed, so the next one starts with
@@ -43,14 +44,32 @@ _ERFC_COEFFS = (
 )
 
 
+# Elements per block: 64 Ki float32 numbers are 256 KiB, so a block's few temporaries stay in the
+# CPU's cache and are recycled by the allocator; a whole (320, 1536) activation at once made each
+# temporary a fresh 2 MB array and cost more in page faults than the arithmetic.
+_BLOCK = 1 << 16
+
+
 def fast_gelu(x: Any) -> np.ndarray:
     """GELU x * Phi(x) with a vectorised erfc (relative error < 1.2e-7); x: (...) -> same shape and dtype.
 
-    Uses GELU(x) = max(x, 0) - |x| * Phi(-|x|), which needs Phi only for non-positive arguments,
-    Phi(-a) = erfc(a / sqrt(2)) / 2, so no `np.where` (slow on float32) is needed.
+    Computed block by block on the flattened array; see `_gelu_block` for the formula.
     """
     x = as_float_array(x, "x")
     check_finite(x, "x")
+    out = np.empty_like(x, order="C")
+    flat_x, flat_out = x.reshape(-1), out.reshape(-1)  # reshape copies only a non-contiguous x
+    for start in range(0, flat_x.size, _BLOCK):
+        _gelu_block(flat_x[start : start + _BLOCK], flat_out[start : start + _BLOCK])
+    return out
+
+
+def _gelu_block(x: np.ndarray, out: np.ndarray) -> None:
+    """Write GELU(x) into out, both (m,): GELU(x) = max(x, 0) - |x| * Phi(-|x|).
+
+    This form needs Phi only for non-positive arguments, Phi(-a) = erfc(a / sqrt(2)) / 2, and so
+    no `np.where` (slow on float32).
+    """
     a = np.abs(x)
     # t = 1 / (1 + z/2) with z = |x| / sqrt(2)
     t = a * (0.5 / math.sqrt(2.0))
@@ -71,7 +90,8 @@ def fast_gelu(x: Any) -> np.ndarray:
     np.exp(p, out=p)
     p *= t  # p = Phi(-|x|)
     p *= a
-    return np.subtract(np.maximum(x, 0.0), p, out=p)
+    np.maximum(x, 0.0, out=out)
+    out -= p
 
 
 def keep_freed_memory(max_bytes: int = 1 << 30) -> bool:
