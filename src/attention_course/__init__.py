@@ -9,13 +9,25 @@ from .blocks import feed_forward, gelu, layer_norm
 from .heads import MultiHeadAttention, merge_heads, multi_head_attention, split_heads
 from .masks import causal_mask, padding_mask
 from .plotting import attention_table, plot_attention
+from .scaling import (
+    SaturationStats,
+    dot_product_variance,
+    entropy,
+    random_dot_products,
+    random_scores,
+    saturation_stats,
+    softmax_jacobian,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MultiHeadAttention",
+    "SaturationStats",
     "attention_table",
     "causal_mask",
+    "dot_product_variance",
+    "entropy",
     "feed_forward",
     "gelu",
     "layer_norm",
@@ -23,7 +35,11 @@ __all__ = [
     "multi_head_attention",
     "padding_mask",
     "plot_attention",
+    "random_dot_products",
+    "random_scores",
+    "saturation_stats",
     "scaled_dot_product_attention",
     "softmax",
+    "softmax_jacobian",
     "split_heads",
 ]
