@@ -48,11 +48,19 @@ def test_random_dot_products_matches_explicit_loop_and_scale():
     np.testing.assert_allclose(got, [q[i] @ k[i] / math.sqrt(5) for i in range(4)])
 
 
-def test_random_scores_shape_and_scale():
+def test_random_scores_shape_scale_and_batch():
     unscaled = random_scores(16, 3, 7, np.random.default_rng(0), scaled=False)
     scaled = random_scores(16, 3, 7, np.random.default_rng(0), scaled=True)
     assert unscaled.shape == (3, 7)
     np.testing.assert_allclose(scaled, unscaled / 4.0)
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((3, 16)), rng.standard_normal((7, 16))
+    np.testing.assert_allclose(unscaled, q @ k.T)  # queries drawn first, then keys
+    batched = random_scores(16, 3, 7, np.random.default_rng(0), scaled=False, n_batch=5)
+    assert batched.shape == (5, 3, 7)
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((5, 3, 16)), rng.standard_normal((5, 7, 16))
+    np.testing.assert_allclose(batched[4], q[4] @ k[4].T)
 
 
 @pytest.mark.parametrize(
@@ -61,6 +69,7 @@ def test_random_scores_shape_and_scale():
         lambda: random_dot_products(0, 10, np.random.default_rng(0)),
         lambda: random_dot_products(4, -1, np.random.default_rng(0)),
         lambda: random_scores(4, 2, 0, np.random.default_rng(0), scaled=True),
+        lambda: random_scores(4, 2, 3, np.random.default_rng(0), scaled=True, n_batch=0),
     ],
 )
 def test_bad_sizes_raise_value_error(call):

@@ -74,19 +74,27 @@ def dot_product_variance(
 
 
 def random_scores(
-    d_k: int, n_queries: int, n_keys: int, rng: np.random.Generator, *, scaled: bool
+    d_k: int,
+    n_queries: int,
+    n_keys: int,
+    rng: np.random.Generator,
+    *,
+    scaled: bool,
+    n_batch: int | None = None,
 ) -> np.ndarray:
     """Attention scores Q K^T (times 1/sqrt(d_k) if `scaled`) of random Q: (n_queries, d_k), K: (n_keys, d_k).
 
-    Entries of Q and K are independent N(0, 1). Returns scores: (n_queries, n_keys).
+    Entries of Q and K are independent N(0, 1). Returns scores: (n_queries, n_keys), or
+    (n_batch, n_queries, n_keys) with `n_batch` independent sets of queries and keys.
     """
     d_k = check_positive_int(d_k, "d_k")
     n_queries = check_positive_int(n_queries, "n_queries")
     n_keys = check_positive_int(n_keys, "n_keys")
     rng = _check_rng(rng)
-    q = rng.standard_normal((n_queries, d_k))
-    k = rng.standard_normal((n_keys, d_k))
-    scores = q @ k.T  # Shape of scores: (n_queries, n_keys)
+    lead = () if n_batch is None else (check_positive_int(n_batch, "n_batch"),)
+    q = rng.standard_normal(lead + (n_queries, d_k))
+    k = rng.standard_normal(lead + (n_keys, d_k))
+    scores = q @ np.swapaxes(k, -1, -2)  # Shape of scores: (*lead, n_queries, n_keys)
     if scaled:
         scores *= 1.0 / math.sqrt(d_k)
     return scores
@@ -149,19 +157,21 @@ def saturation_stats(
     *,
     scaled: bool,
     rng: np.random.Generator,
-    n_queries: int = 512,
+    n_batch: int = 32,
+    n_queries: int = 16,
     n_keys: int = 16,
 ) -> SaturationStats:
-    """Softmax saturation for random Q: (n_queries, d_k) against K: (n_keys, d_k), entries N(0, 1).
+    """Softmax saturation of n_batch independent random Q: (n_queries, d_k), K: (n_keys, d_k), N(0,1) entries.
 
     Each query's weights s = softmax(scores row) give its largest weight, its entropy and the
-    Frobenius norm of the softmax Jacobian diag(s) - s s^T; returns their means over the queries
-    (and the median of the norm), plus the standard deviation of all scores.
+    Frobenius norm of the softmax Jacobian diag(s) - s s^T; returns their means over all
+    n_batch * n_queries queries (and the median of the norm), plus the standard deviation of all
+    scores. Independent batches keep the result from hanging on one unlucky draw of n_keys keys.
     """
-    scores = random_scores(d_k, n_queries, n_keys, rng, scaled=scaled)
-    weights = softmax(scores)  # Shape of weights: (n_queries, n_keys)
-    jac = softmax_jacobian(weights)  # Shape of jac: (n_queries, n_keys, n_keys)
-    norms = np.linalg.norm(jac, axis=(-2, -1))  # Shape of norms: (n_queries,)
+    scores = random_scores(d_k, n_queries, n_keys, rng, scaled=scaled, n_batch=n_batch)
+    weights = softmax(scores)  # Shape of weights: (n_batch, n_queries, n_keys)
+    jac = softmax_jacobian(weights)  # Shape of jac: (n_batch, n_queries, n_keys, n_keys)
+    norms = np.linalg.norm(jac, axis=(-2, -1))  # Shape of norms: (n_batch, n_queries)
     return SaturationStats(
         d_k=int(d_k),
         scaled=bool(scaled),
