@@ -125,7 +125,8 @@ def test_sdpa_causal_rectangular_aligns_to_the_end(dtype, n_q, n_k):
     k = rng.normal(size=(2, n_k, 8)).astype(dtype)
     v = rng.normal(size=(2, n_k, 3)).astype(dtype)
     out, _ = scaled_dot_product_attention(q, k, v, causal=True)
-    expected = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=_t(causal_mask(n_q, n_k))).numpy()
+    ours_mask = _t(causal_mask(n_q, n_k))
+    expected = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=ours_mask).numpy()
     np.testing.assert_allclose(out, expected, **TOL[dtype])
 
     top_left = np.tril(np.ones((n_q, n_k), dtype=bool))
