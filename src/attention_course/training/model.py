@@ -20,7 +20,13 @@ import numpy as np
 from ..attention import scaled_dot_product_attention
 from ..checks import check_positive_int
 from ..heads import merge_heads, split_heads
-from .grad import attention_backward, cross_entropy, cross_entropy_backward, embedding_backward, linear_backward
+from .grad import (
+    attention_backward,
+    cross_entropy,
+    cross_entropy_backward,
+    embedding_backward,
+    linear_backward,
+)
 
 __all__ = ["TinyAttentionModel"]
 
@@ -93,13 +99,15 @@ class TinyAttentionModel:
         """dL/dlogits: (batch, n, vocab_size) and the forward cache -> dict of dL/dparam, same names."""
         p, h = self.params, self.num_heads
         grads: dict[str, np.ndarray] = {}
-        dx, grads["w_out"], grads["b_out"] = linear_backward(grad_logits, cache["x_final"], p["w_out"])
+        dx, grads["w_out"], db_out = linear_backward(grad_logits, cache["x_final"], p["w_out"])
+        assert db_out is not None  # has_bias=True
+        grads["b_out"] = db_out
         for layer in reversed(range(self.num_layers)):
             c = cache["layers"][layer]
             d_merged, grads[f"{layer}.w_o"], _ = linear_backward(dx, c["merged"], p[f"{layer}.w_o"], False)
             dq, dk, dv = attention_backward(split_heads(d_merged, h), c["q"], c["k"], c["v"],
                                             c["weights"], causal=self.causal)
-            d_in = dx if self.residual else 0.0  # the skip connection passes dx straight through
+            d_in = dx if self.residual else np.zeros_like(dx)  # the skip passes dx straight through
             for name, d_head in (("q", dq), ("k", dk), ("v", dv)):
                 d_x, grads[f"{layer}.w_{name}"], _ = linear_backward(
                     merge_heads(d_head), c["x"], p[f"{layer}.w_{name}"], False)
