@@ -5,10 +5,17 @@ that the function here gives the same numbers.
 """
 
 from .attention import scaled_dot_product_attention, softmax
-from .blocks import feed_forward, gelu, layer_norm
+from .blocks import TransformerBlock, feed_forward, gelu, layer_norm
 from .heads import MultiHeadAttention, merge_heads, multi_head_attention, split_heads
 from .masks import causal_mask, padding_mask
 from .plotting import attention_table, plot_attention
+from .positions import (
+    apply_rope,
+    rope_angles,
+    sinusoidal_frequencies,
+    sinusoidal_positional_encoding,
+    sinusoidal_shift_matrix,
+)
 
 __version__ = "0.1.0"
 
@@ -26,4 +33,11 @@ __all__ = [
     "scaled_dot_product_attention",
     "softmax",
     "split_heads",
+    # positions and the Transformer block (chapters 7-9)
+    "TransformerBlock",
+    "apply_rope",
+    "rope_angles",
+    "sinusoidal_frequencies",
+    "sinusoidal_positional_encoding",
+    "sinusoidal_shift_matrix",
 ]
