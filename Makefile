@@ -43,7 +43,7 @@ book: setup
 	@$(MAKE) --no-print-directory book-only
 
 lint:
-	$(BIN)/ruff check src tests benchmarks scripts notebooks
+	$(BIN)/ruff check $(wildcard src tests benchmarks scripts notebooks)
 	$(BIN)/mypy
 
 unit:
