@@ -6,10 +6,17 @@ that the function here gives the same numbers.
 
 from . import exercises, training
 from .attention import scaled_dot_product_attention, softmax
-from .blocks import feed_forward, gelu, layer_norm
+from .blocks import TransformerBlock, feed_forward, gelu, layer_norm
 from .heads import MultiHeadAttention, merge_heads, multi_head_attention, split_heads
 from .masks import causal_mask, padding_mask
 from .plotting import attention_table, plot_attention
+from .positions import (
+    apply_rope,
+    rope_angles,
+    sinusoidal_frequencies,
+    sinusoidal_positional_encoding,
+    sinusoidal_shift_matrix,
+)
 from .scaling import (
     SaturationStats,
     dot_product_variance,
@@ -45,4 +52,11 @@ __all__ = [
     "softmax",
     "softmax_jacobian",
     "split_heads",
+    # positions and the Transformer block (chapters 7-9)
+    "TransformerBlock",
+    "apply_rope",
+    "rope_angles",
+    "sinusoidal_frequencies",
+    "sinusoidal_positional_encoding",
+    "sinusoidal_shift_matrix",
 ]
