@@ -203,3 +203,16 @@ def test_sentence_embeddings_match_sentence_transformers(fast_model, ours):
     ref = st.SentenceTransformer(str(minilm_folder()), device="cpu").encode(SENTENCES, convert_to_numpy=True)
     assert np.abs(ours.embeddings - ref).max() < 1e-4
     assert np.abs(fast_model.encode(SENTENCES) - ref).max() < 1e-4
+
+
+def test_long_text_is_cut_like_sentence_transformers(fast_model):
+    """Texts over max_seq_length (256) tokens are truncated the same way as in sentence-transformers."""
+    pytest.importorskip("torch", reason="torch is the oracle for the real model (dev requirements)")
+    st = pytest.importorskip("sentence_transformers", reason="sentence-transformers is the embedding oracle")
+    long_text = " ".join(SENTENCES * 12)
+    ids, _ = fast_model.tokenizer.encode_batch([long_text], max_length=fast_model.max_seq_length)
+    assert ids.shape == (1, 256)
+    reference = st.SentenceTransformer(str(minilm_folder()), device="cpu")
+    assert reference.max_seq_length == fast_model.max_seq_length == 256
+    expected = reference.encode([long_text, "short"], convert_to_numpy=True)
+    assert np.abs(fast_model.encode([long_text, "short"]) - expected).max() < 1e-4
