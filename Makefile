@@ -51,7 +51,7 @@ book: setup
 	@$(MAKE) --no-print-directory book-only
 
 lint:
-	$(BIN)/ruff check src tests benchmarks scripts notebooks book/_ext
+	$(BIN)/ruff check $(wildcard src tests benchmarks scripts notebooks book/_ext)
 	$(BIN)/mypy
 
 unit:

@@ -4,6 +4,7 @@ Each module holds one concept; the chapters build every idea by hand first and t
 that the function here gives the same numbers.
 """
 
+from . import exercises
 from .attention import scaled_dot_product_attention, softmax
 from .blocks import feed_forward, gelu, layer_norm
 from .heads import MultiHeadAttention, merge_heads, multi_head_attention, split_heads
@@ -16,6 +17,7 @@ __all__ = [
     "MultiHeadAttention",
     "attention_table",
     "causal_mask",
+    "exercises",
     "feed_forward",
     "gelu",
     "layer_norm",
