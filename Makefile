@@ -1,5 +1,5 @@
 # One-command entry points. `make book` and `make test` each create .venv on first use.
-# PYTHON must be Python 3.10+ with the venv module.
+# PYTHON must be Python 3.11+ with the venv module (numpy 2.4, scipy 1.17 and matplotlib 3.11 need it).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin

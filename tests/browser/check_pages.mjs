@@ -86,6 +86,11 @@ for (const path of job.pages) {
         .map((o) => o.textContent.slice(0, 200)),
       solutions: solutions.length,
       openSolutions,
+      // Reader features: launch links (Colab, Binder), the .ipynb download, copy buttons on code.
+      launchLinks: Array.from(document.querySelectorAll("a[href]")).map((a) => a.getAttribute("href"))
+        .filter((h) => /colab\.research\.google\.com|mybinder\.org|_sources\/.*\.ipynb$/.test(h)),
+      codeBlocks: main.querySelectorAll("div.highlight pre").length,
+      copyButtons: main.querySelectorAll("button.copybtn").length,
       widgetViews: document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length,
       widgetsShown: Array.from(document.querySelectorAll(".widget-subarea .jupyter-widgets"))
         .filter((w) => visible(w) && w.getBoundingClientRect().width > 0).length,

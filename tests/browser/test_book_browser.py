@@ -118,6 +118,13 @@ def test_page(page: str, report: dict[str, dict[str, Any]]) -> None:
         problems.append(f"exercise solutions not collapsed: {facts['openSolutions']}")
     if facts["widgetViews"] and facts["widgetsShown"] < facts["widgetViews"]:
         problems.append(f"{facts['widgetViews']} widgets saved but {facts['widgetsShown']} shown")
+    if page.startswith("notebooks/"):
+        buttons = [("Colab", "colab.research.google.com"), ("Binder", "mybinder.org"), ("download", ".ipynb")]
+        for kind, pattern in buttons:
+            if not any(pattern in link for link in facts["launchLinks"]):
+                problems.append(f"no {kind} button (links seen: {facts['launchLinks']})")
+    if facts["copyButtons"] < facts["codeBlocks"]:
+        problems.append(f"{facts['codeBlocks']} code blocks but {facts['copyButtons']} copy buttons")
     levels = facts["headings"]
     if levels and (levels[0] != 1 or levels.count(1) != 1 or any(b > a + 1 for a, b in zip(levels, levels[1:]))):
         problems.append(f"headings out of order (one h1 first, no skipped level): {levels}")
