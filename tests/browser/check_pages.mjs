@@ -24,6 +24,7 @@ const context = await chromium.launchPersistentContext(job.profile, {
 const results = {};
 for (const path of job.pages) {
   const facts = { console: [], failed: [], external: [], httpErrors: [] };
+  const started = Date.now();
   const page = await context.newPage();
   // Every request to another host is recorded and aborted: the book must work offline.
   await page.route("**/*", (route) => {
@@ -63,7 +64,7 @@ for (const path of job.pages) {
     const untypeset = mathNodes.filter((el) => !el.querySelector("mjx-container")).map((el) => el.textContent.slice(0, 80));
     const images = Array.from(document.images);
     const visible = (el) => el.checkVisibility ? el.checkVisibility() : el.offsetParent !== null;
-    const solutions = Array.from(main.querySelectorAll(".solution.dropdown, details.solution"));
+    const solutions = Array.from(main.querySelectorAll(".solution.admonition, details.solution"));
     const openSolutions = solutions.filter((sol) => {
       if (sol.tagName === "DETAILS") return sol.open;
       const body = Array.from(sol.children).filter((c) => !c.classList.contains("admonition-title"));
@@ -75,6 +76,7 @@ for (const path of job.pages) {
       headings: Array.from(main.querySelectorAll("h1, h2, h3, h4, h5, h6")).map((h) => Number(h.tagName[1])),
       mathNodes: mathNodes.length,
       mjx: document.querySelectorAll("mjx-container").length,
+      texErrors: Array.from(document.querySelectorAll("mjx-merror")).map((el) => el.getAttribute("data-mjx-error") || el.textContent),
       untypeset,
       rawMath,
       brokenImages: images.filter((img) => !img.complete || img.naturalWidth === 0).map((img) => img.currentSrc || img.src),
@@ -99,6 +101,7 @@ for (const path of job.pages) {
   const shot = job.screenshots[path];
   if (shot) await page.screenshot({ path: shot, fullPage: true });
   await page.close();
+  facts.seconds = (Date.now() - started) / 1000;
   results[path] = facts;
 }
 await context.close();

@@ -108,6 +108,8 @@ def test_page(page: str, report: dict[str, dict[str, Any]]) -> None:
         problems.append(f"math not typeset: raw {facts['rawMath']} in the text; untypeset: {facts['untypeset'][:5]}")
     if facts["mathNodes"] and not facts["mjx"]:
         problems.append(f"{facts['mathNodes']} math elements but no MathJax output (mjx-container)")
+    if facts["texErrors"]:
+        problems.append(f"TeX errors in MathJax output: {facts['texErrors']}")
     if facts["brokenImages"]:
         problems.append(f"images that did not load: {facts['brokenImages']}")
     if facts["imagesWithoutAlt"]:
