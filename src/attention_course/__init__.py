@@ -4,7 +4,7 @@ Each module holds one concept; the chapters build every idea by hand first and t
 that the function here gives the same numbers.
 """
 
-from . import exercises
+from . import exercises, training
 from .attention import scaled_dot_product_attention, softmax
 from .blocks import feed_forward, gelu, layer_norm
 from .heads import MultiHeadAttention, merge_heads, multi_head_attention, split_heads
@@ -18,6 +18,7 @@ __all__ = [
     "attention_table",
     "causal_mask",
     "exercises",
+    "training",
     "feed_forward",
     "gelu",
     "layer_norm",
