@@ -57,8 +57,11 @@ lint:
 unit:
 	$(call pytest_ok,tests --ignore=tests/browser)
 
+# Every notebook re-runs in a fresh kernel; the JUnit report gives each notebook's time.
 notebooks:
-	$(call pytest_ok,--nbval-lax -p no:cacheprovider notebooks)
+	@mkdir -p _build
+	$(call pytest_ok,--nbval-lax -p no:cacheprovider --junitxml=_build/nbval-junit.xml notebooks)
+	$(PY) scripts/notebook_times.py _build/nbval-junit.xml
 
 # The browser test drives Debian's chromium with playwright-core (pinned in tests/browser/package-lock.json).
 tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/browser/package-lock.json
