@@ -42,9 +42,11 @@ assets:
 	$(PYTHON) scripts/fetch_assets.py
 
 # A clean build: incremental builds skip copying static files when no source changed.
+# MPLBACKEND is unset for the build: with MPLBACKEND=Agg (as in .ci/run) the kernels would not use
+# matplotlib's inline backend, plt.show() would display nothing and every figure would vanish.
 book-only: assets
 	rm -rf _build
-	$(BIN)/jupyter-book build -W --keep-going .
+	env -u MPLBACKEND $(BIN)/jupyter-book build -W --keep-going .
 	@echo "The book is built: open _build/html/index.html"
 
 book: setup

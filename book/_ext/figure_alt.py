@@ -12,6 +12,10 @@ image inside a cell output that has no alt text of its own:
 
 Without either, the alt text says that the code cell above drew the figure. An alt text set in a
 cell's metadata (myst-nb ``image: alt:``) is kept.
+
+It also warns (an error under ``-W``) when a "Figure:" caption follows a code cell that produced no
+figure: for instance when the kernel ran with ``MPLBACKEND=Agg``, ``plt.show()`` displays nothing
+and every matplotlib figure silently disappears from the book.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from typing import Any
 
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 TITLE_METHODS = {"suptitle", "set_title", "title"}
 
@@ -70,6 +77,19 @@ def _caption_follows(cell: nodes.Element) -> bool:
     return isinstance(following, nodes.paragraph) and following.astext().lstrip().startswith("Figure:")
 
 
+def _draws_a_figure(cell: nodes.Element) -> bool:
+    """Whether the cell's outputs hold a figure: an image, or HTML with a plotly figure, img or svg."""
+    for box in cell.findall(nodes.container):
+        if "cell_output" not in box.get("classes", []):
+            continue
+        if any(True for _ in box.findall(nodes.image)):
+            return True
+        if any(marker in raw.astext() for raw in box.findall(nodes.raw)
+               for marker in ("plotly-graph-div", "<img", "<svg")):
+            return True
+    return False
+
+
 def alt_text(source: str, caption_below: bool) -> str:
     """The alt text for the image output of a cell with this source."""
     titles = figure_titles(source)
@@ -99,10 +119,18 @@ def add_alt_texts(app: Sphinx, doctree: nodes.document, docname: str) -> None:
             for image in box.findall(nodes.image)
             if not image.get("alt")
         ]
+        caption_below = _caption_follows(cell)
         if images:
-            alt = alt_text("\n".join(sources), _caption_follows(cell))
+            alt = alt_text("\n".join(sources), caption_below)
             for image in images:
                 image["alt"] = alt
+        elif caption_below and "cell_input" in {c for box in cell.children for c in box.get("classes", [])} \
+                and not _draws_a_figure(cell):
+            logger.warning(
+                "a 'Figure:' caption follows a code cell that displayed no figure (is MPLBACKEND=Agg set "
+                "for the build? the kernel needs matplotlib's inline backend)",
+                location=cell, type="figure_alt", subtype="missing_figure",
+            )
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
