@@ -51,7 +51,9 @@ for (const path of job.pages) {
       (n) => document.querySelectorAll(".widget-subarea .jupyter-widgets").length >= n, views, { timeout: 10000 },
     ).catch(() => {});
   }
-  await page.waitForLoadState("networkidle", { timeout: 5000 }).catch(() => {});
+  // Images added by scripts (widget outputs) may still be decoding.
+  await page.waitForFunction(() => Array.from(document.images).every((img) => img.complete), null, { timeout: 5000 })
+    .catch(() => {});
 
   Object.assign(facts, await page.evaluate(() => {
     const main = document.querySelector("article") || document.body;
