@@ -223,3 +223,40 @@ def test_sdpa_zero_length_sequences():
     assert out.shape == (0, 2) and w.shape == (0, 3)
     out, w = scaled_dot_product_attention(np.ones((2, 4)), np.zeros((0, 4)), np.zeros((0, 2)))
     np.testing.assert_array_equal(out, np.zeros((2, 2)))
+
+
+# ---- blocked evaluation and need_weights (added with the "attention at scale" chapter) -----
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_sdpa_row_blocks_give_the_same_answer(monkeypatch, causal):
+    """Scores are processed in blocks of query rows; block edges must not change anything."""
+    import attention_course.attention as attention_module
+
+    rng = np.random.default_rng(8)
+    q = rng.normal(size=(2, 3, 13, 8))
+    k = rng.normal(size=(2, 3, 11, 8))
+    v = rng.normal(size=(2, 3, 11, 5))
+    mask = rng.random((2, 1, 13, 11)) > 0.3
+    mask[0, 0, 4] = False  # one fully masked row
+    one_block = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal)
+    monkeypatch.setattr(attention_module, "_BLOCK_ELEMENTS", 3 * 11)  # 3 rows per block
+    blocked = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal)
+    np.testing.assert_allclose(blocked[0], one_block[0], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(blocked[1], one_block[1], rtol=1e-14, atol=1e-15)
+    ref_out, ref_w = naive_attention(q, k, v, allowed=mask & causal_mask(13, 11) if causal else mask)
+    np.testing.assert_allclose(blocked[1], ref_w, atol=1e-12)
+    np.testing.assert_allclose(blocked[0], ref_out, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sdpa_need_weights_false_gives_same_output_and_none(dtype):
+    rng = np.random.default_rng(9)
+    q, k, v = (rng.normal(size=(2, 6, 4)).astype(dtype) for _ in range(3))
+    mask = np.ones((6, 6), dtype=bool)
+    mask[2] = False
+    out, w = scaled_dot_product_attention(q, k, v, mask=mask, causal=True)
+    out_fast, none = scaled_dot_product_attention(q, k, v, mask=mask, causal=True, need_weights=False)
+    assert none is None and out_fast.dtype == dtype
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(out_fast, out, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(out_fast[:, 2], 0.0)

@@ -8,7 +8,7 @@ as much time as a pass of arithmetic (see benchmarks/).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -85,6 +85,28 @@ def _check_qkv(q: Any, k: Any, v: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return q.astype(dtype, copy=False), k.astype(dtype, copy=False), v.astype(dtype, copy=False)
 
 
+# Rows of scores handled per step: 2**18 elements is 1 MiB in float32, so a block of scores
+# stays in the L2 cache through all the softmax passes instead of streaming from main memory.
+_BLOCK_ELEMENTS = 2**18
+
+
+@overload
+def scaled_dot_product_attention(
+    q: Any, k: Any, v: Any, mask: Any = ..., causal: bool = ..., scale: float | None = ...,
+    *, need_weights: Literal[True] = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def scaled_dot_product_attention(
+    q: Any, k: Any, v: Any, mask: Any = ..., causal: bool = ..., scale: float | None = ...,
+    *, need_weights: Literal[False],
+) -> tuple[np.ndarray, None]: ...
+@overload
+def scaled_dot_product_attention(
+    q: Any, k: Any, v: Any, mask: Any = ..., causal: bool = ..., scale: float | None = ...,
+    *, need_weights: bool = ...,
+) -> tuple[np.ndarray, np.ndarray | None]: ...
+
+
 def scaled_dot_product_attention(
     q: Any,
     k: Any,
@@ -92,18 +114,22 @@ def scaled_dot_product_attention(
     mask: Any = None,
     causal: bool = False,
     scale: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    *,
+    need_weights: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Attention softmax(q k^T * scale) v; returns (output (..., n_q, d_v), weights (..., n_q, n_k)).
 
     q: (..., n_q, d_k), k: (..., n_k, d_k), v: (..., n_k, d_v). mask: boolean, broadcastable to
     (..., n_q, n_k), True = may attend. causal: also apply `causal_mask(n_q, n_k)`.
     scale: defaults to 1/sqrt(d_k). A query whose keys are all masked gets zero weights and a zero
-    output, never NaN.
+    output, never NaN. need_weights=False returns (output, None) and skips normalising the
+    n_q x n_k weights (the (n_q, d_v) output is divided by the row sums instead), which is faster.
     """
     q, k, v = _check_qkv(q, k, v)
     n_q, d_k = q.shape[-2:]
-    n_k = k.shape[-2]
-    scores_shape = q.shape[:-2] + (n_q, n_k)
+    n_k, d_v = k.shape[-2], v.shape[-1]
+    batch = q.shape[:-2]
+    scores_shape = batch + (n_q, n_k)
     allowed = None if mask is None else check_mask(mask, scores_shape)
     if causal:
         tri = causal_mask(n_q, n_k)
@@ -111,9 +137,42 @@ def scaled_dot_product_attention(
     # A Python float keeps float32 scores float32 (a numpy float64 scalar would not).
     scale = 1.0 / math.sqrt(d_k) if scale is None else check_scalar(scale, "scale")
 
-    scores = q @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)
-    scores *= scale
-    if allowed is not None:
-        np.copyto(scores, -np.inf, where=~allowed)
-    weights = _softmax_inplace(scores, axis=-1)  # fully masked rows come back as zeros
-    return weights @ v, weights
+    out = np.zeros(batch + (n_q, d_v), dtype=q.dtype)
+    weights = np.empty(scores_shape, dtype=q.dtype) if need_weights else None
+    if n_q == 0 or n_k == 0:  # nothing to attend to: zero weights and zero output
+        return out, weights
+    # Scaling q (n_q x d_k numbers) is cheaper than scaling the scores (n_q x n_k).
+    q_scaled = q * scale
+    k_t = np.swapaxes(k, -1, -2)
+    # `blocked` is computed once at the mask's own (broadcastable) shape, then viewed per block.
+    blocked = None if allowed is None else np.broadcast_to(~allowed, scores_shape)
+    rows = max(1, min(n_q, _BLOCK_ELEMENTS // n_k))
+    scratch = None if need_weights else np.empty((rows, n_k), dtype=q.dtype)
+    for idx in np.ndindex(batch):
+        for r0 in range(0, n_q, rows):
+            r1 = min(n_q, r0 + rows)
+            # The scores of this block of queries, computed in place in the returned weights.
+            s = weights[idx][r0:r1] if weights is not None else scratch[: r1 - r0]  # type: ignore[index]
+            np.matmul(q_scaled[idx][r0:r1], k_t[idx], out=s)
+            if blocked is not None:
+                np.copyto(s, -np.inf, where=blocked[idx][r0:r1])
+            total = _exp_shifted_inplace(s)
+            o = out[idx][r0:r1]
+            if weights is not None:
+                s *= 1.0 / total
+                np.matmul(s, v[idx], out=o)
+            else:
+                np.matmul(s, v[idx], out=o)
+                o /= total
+    return out, weights
+
+
+def _exp_shifted_inplace(s: np.ndarray) -> np.ndarray:
+    """Overwrite s: (rows, n_k) with exp(s - row max) and return the row sums (rows, 1), zeros as 1."""
+    row_max = np.max(s, axis=-1, keepdims=True)
+    row_max[~np.isfinite(row_max)] = 0.0  # an all -inf row: exp(-inf) = 0 everywhere
+    np.subtract(s, row_max, out=s)
+    np.exp(s, out=s)
+    total = np.sum(s, axis=-1, keepdims=True)
+    total[total == 0] = 1.0  # only fully masked rows sum to 0; leave them as zeros
+    return total
