@@ -260,3 +260,20 @@ def test_sdpa_need_weights_false_gives_same_output_and_none(dtype):
     tol = 1e-6 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(out_fast, out, rtol=tol, atol=tol)
     np.testing.assert_array_equal(out_fast[:, 2], 0.0)
+
+
+def test_sdpa_threaded_blocks_equal_serial():
+    """Large inputs are split over Python threads (BLAS pinned to 1); the answer must not change."""
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="threads are used only with threadpoolctl")
+    rng = np.random.default_rng(10)
+    q, k, v = (rng.normal(size=(4, 512, 16)).astype(np.float32) for _ in range(3))
+    mask = rng.random((4, 1, 512)) > 0.1
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        threaded = scaled_dot_product_attention(q, k, v, mask=mask, causal=True)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        serial = scaled_dot_product_attention(q, k, v, mask=mask, causal=True)
+    np.testing.assert_allclose(threaded[0], serial[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(threaded[1], serial[1], rtol=1e-6, atol=1e-7)
+    ref_out, _ = scaled_dot_product_attention(q[:1].astype(np.float64), k[:1].astype(np.float64),
+                                              v[:1].astype(np.float64), mask=mask[:1], causal=True)
+    np.testing.assert_allclose(threaded[0][:1], ref_out, atol=2e-6)

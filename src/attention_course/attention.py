@@ -1,13 +1,18 @@
 """Softmax and scaled dot-product attention: the heart of the course.
 
 `scaled_dot_product_attention` computes softmax(q k^T * scale + mask) v, with scale = 1/sqrt(d_k).
-It works in place on one (..., n_q, n_k) buffer, because every extra n x n temporary costs
-as much time as a pass of arithmetic (see benchmarks/).
+It works in place on the one (..., n_q, n_k) weights buffer it returns, because every extra n x n
+temporary costs as much time as a pass of arithmetic, and it walks that buffer in blocks of query
+rows small enough to stay in the CPU cache during the softmax passes (see benchmarks/).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -147,11 +152,13 @@ def scaled_dot_product_attention(
     # `blocked` is computed once at the mask's own (broadcastable) shape, then viewed per block.
     blocked = None if allowed is None else np.broadcast_to(~allowed, scores_shape)
     rows = max(1, min(n_q, _BLOCK_ELEMENTS // n_k))
-    scratch = None if need_weights else np.empty((rows, n_k), dtype=q.dtype)
-    for idx in np.ndindex(batch):
-        for r0 in range(0, n_q, rows):
-            r1 = min(n_q, r0 + rows)
-            # The scores of this block of queries, computed in place in the returned weights.
+    jobs = [(idx, r0, min(n_q, r0 + rows)) for idx in np.ndindex(batch) for r0 in range(0, n_q, rows)]
+
+    def attend(part: list[tuple[tuple[int, ...], int, int]]) -> None:
+        """Fill out (and weights) for these blocks of query rows."""
+        scratch = None if weights is not None else np.empty((rows, n_k), dtype=q.dtype)
+        for idx, r0, r1 in part:
+            # This block's scores, computed in place in the returned weights (or a scratch buffer).
             s = weights[idx][r0:r1] if weights is not None else scratch[: r1 - r0]  # type: ignore[index]
             np.matmul(q_scaled[idx][r0:r1], k_t[idx], out=s)
             if blocked is not None:
@@ -164,7 +171,50 @@ def scaled_dot_product_attention(
             else:
                 np.matmul(s, v[idx], out=o)
                 o /= total
+
+    _run_in_threads(attend, jobs, work=math.prod(scores_shape))
     return out, weights
+
+
+# Below about a million scores, starting threads costs more than the second core saves.
+_PARALLEL_MIN_SCORES = 2**20
+
+
+def _run_in_threads(fn: Callable[[list[Any]], None], jobs: list[Any], work: int) -> None:
+    """Run fn over the jobs, split across as many Python threads as numpy's BLAS may use.
+
+    numpy releases the GIL inside matmul and ufuncs, so two threads really run in parallel.
+    BLAS is pinned to one thread meanwhile: a multi-threaded BLAS call on small blocks spends
+    its time synchronising (and spin-waits badly when another process holds a core). Without
+    the optional `threadpoolctl` package, or when BLAS is limited to one thread, fn runs serially.
+    """
+    threads = _blas_threads() if work >= _PARALLEL_MIN_SCORES else 1
+    threads = min(threads, len(jobs), os.cpu_count() or 1)
+    if threads <= 1:
+        fn(jobs)
+        return
+    controller = _threadpool_controller()
+    with controller.limit(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+        list(pool.map(fn, [jobs[i::threads] for i in range(threads)]))  # list(): re-raise errors
+
+
+@functools.lru_cache(maxsize=1)
+def _threadpool_controller() -> Any:
+    """A threadpoolctl controller (created once: it scans the loaded libraries), or None."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def _blas_threads() -> int:
+    """How many threads numpy's BLAS is currently allowed to use (1 if unknown)."""
+    controller = _threadpool_controller()
+    if controller is None:
+        return 1
+    counts = [lib.num_threads for lib in controller.select(user_api="blas").lib_controllers]
+    return max(counts, default=1)
 
 
 def _exp_shifted_inplace(s: np.ndarray) -> np.ndarray:
