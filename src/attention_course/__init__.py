@@ -4,6 +4,7 @@ Each module holds one concept; the chapters build every idea by hand first and t
 that the function here gives the same numbers.
 """
 
+from . import exercises
 from .attention import scaled_dot_product_attention, softmax
 from .blocks import feed_forward, gelu, layer_norm
 from .flash import attention_tiles, flash_attention, online_softmax, online_softmax_trace
@@ -27,6 +28,7 @@ __all__ = [
     "attention_table",
     "attention_tiles",
     "causal_mask",
+    "exercises",
     "feed_forward",
     "flash_attention",
     "gelu",

@@ -1,0 +1,344 @@
+"""Checkers for the coding exercises: run the reader's function on hidden cases, explain the first failure.
+
+Each `check_*` takes the reader's function, runs it on a fixed set of cases (edge cases included:
+huge logits, a fully masked row, n_q != n_k, batch and head axes) and compares it with the package.
+It prints a verdict and returns a `CheckResult`, which is truthy when every case passed, so a
+solution cell can end with `assert check_softmax(my_softmax)`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .attention import scaled_dot_product_attention, softmax
+from .blocks import gelu, layer_norm
+from .heads import merge_heads, split_heads
+from .masks import causal_mask, padding_mask
+
+__all__ = [
+    "CheckResult",
+    "check_softmax",
+    "check_attention",
+    "check_causal_mask",
+    "check_padding_mask",
+    "check_split_heads",
+    "check_merge_heads",
+    "check_layer_norm",
+    "check_gelu",
+]
+
+
+@dataclass
+class Case:
+    """One hidden test case: a description, the arguments and the expected output."""
+
+    description: str
+    args: tuple[Any, ...]
+    expected: Any
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CheckResult:
+    """Outcome of a check: truthy if every case passed; `message` says what failed and why."""
+
+    name: str
+    passed: bool
+    cases_run: int
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython display
+        printer.text(self.message)
+
+
+# A hint is a pair (recogniser, advice): if the reader's output equals what the usual mistake
+# would produce on that case, the advice names the mistake.
+Hint = tuple[Callable[[Case], Any], str]
+
+
+def _describe(value: Any) -> str:
+    """Short text for an argument or output: shape and dtype for arrays, repr otherwise."""
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape}, dtype {value.dtype}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_describe(v) for v in value) + ")"
+    return repr(value)
+
+
+def _close(got: Any, expected: Any, atol: float, equal_nan: bool = False) -> bool:
+    """True if got matches expected (arrays: same shape, allclose; tuples element-wise)."""
+    if isinstance(expected, tuple):
+        return (isinstance(got, (tuple, list)) and len(got) == len(expected)
+                and all(_close(g, e, atol, equal_nan) for g, e in zip(got, expected)))
+    got_arr = np.asarray(got)
+    expected_arr = np.asarray(expected)
+    if got_arr.shape != expected_arr.shape:
+        return False
+    if expected_arr.dtype == np.bool_:
+        return got_arr.dtype == np.bool_ and bool(np.array_equal(got_arr, expected_arr))
+    return bool(np.allclose(got_arr, expected_arr, atol=atol, rtol=1e-6, equal_nan=equal_nan))
+
+
+def _first_difference(got: Any, expected: Any) -> str:
+    """Describe how got differs from expected in one line."""
+    if isinstance(expected, tuple):
+        for idx, (g, e) in enumerate(zip(got, expected)):
+            if not _close(g, e, 1e-6):
+                return f"element {idx} of the returned tuple: " + _first_difference(g, e)
+        return f"returned {len(got)} values, expected {len(expected)}"
+    g, e = np.asarray(got), np.asarray(expected)
+    if g.shape != e.shape:
+        return f"expected shape {e.shape}, got shape {g.shape}"
+    if e.dtype == np.bool_ and g.dtype != np.bool_:
+        return f"expected a boolean array, got dtype {g.dtype}"
+    if not np.all(np.isfinite(g.astype(float))):
+        return f"the result contains NaN or inf ({int((~np.isfinite(g.astype(float))).sum())} entries)"
+    diff = np.abs(g.astype(float) - e.astype(float))
+    where = tuple(int(i) for i in np.unravel_index(np.argmax(diff), diff.shape))
+    return (f"largest error {diff.max():.3g} at index {where}: expected {e[where].item()!r}, "
+            f"got {g[where].item()!r}")
+
+
+def _run(name: str, fn: Callable[..., Any], cases: Iterable[Case], hints: list[Hint],
+         atol: float = 1e-6, verbose: bool = True) -> CheckResult:
+    """Run fn on every case, stop at the first failure, and print and return the verdict."""
+    if not callable(fn):
+        raise TypeError(f"{name} expects a function, got {type(fn).__name__}")
+    count = 0
+    message = ""
+    for count, case in enumerate(cases, start=1):
+        args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in case.args)
+        try:
+            got = fn(*args, **case.kwargs)
+        except Exception as error:  # the reader's bug, reported rather than raised
+            message = (f"✗ {name}: case {count} ({case.description}) raised "
+                       f"{type(error).__name__}: {error}\n  input: {_describe(case.args)}")
+            break
+        if not _close(got, case.expected, atol):
+            message = (f"✗ {name}: case {count} ({case.description}) failed.\n"
+                       f"  input: {_describe(case.args)}"
+                       + (f", {case.kwargs}" if case.kwargs else "")
+                       + f"\n  {_first_difference(got, case.expected)}")
+            for recognise, advice in hints:
+                try:
+                    with np.errstate(all="ignore"):
+                        typical = recognise(case)
+                except Exception:
+                    continue
+                if typical is not None and _close(got, typical, atol, equal_nan=True):
+                    message += f"\n  hint: {advice}"
+                    break
+            break
+    else:
+        message = f"✓ {name}: all {count} cases passed."
+    result = CheckResult(name, message.startswith("✓"), count, message)
+    if verbose:
+        print(message)
+    return result
+
+
+def _rng() -> np.random.Generator:
+    return np.random.default_rng(20261125)
+
+
+# ---- softmax --------------------------------------------------------------------------------
+
+def _softmax_cases() -> Iterator[Case]:
+    rng = _rng()
+    x = np.array([1.0, 2.0, 3.0])
+    yield Case("a small vector", (x,), softmax(x))
+    x = rng.normal(size=(4, 6))
+    yield Case("a (4, 6) matrix: softmax over the last axis", (x,), softmax(x))
+    x = np.array([[1000.0, 999.0, 998.0], [-1e4, 0.0, 1e4]])
+    yield Case("huge logits (1e3, 1e4)", (x,), softmax(x))
+    x = np.array([0.0, -np.inf, 1.0])
+    yield Case("a -inf entry gets weight 0", (x,), softmax(x))
+    x = rng.normal(size=(2, 3, 5))
+    yield Case("batch axes (2, 3, 5)", (x,), softmax(x))
+
+
+def _softmax_no_max(case: Case) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        e = np.exp(case.args[0])
+        return e / e.sum(axis=-1, keepdims=True)
+
+
+def _softmax_wrong_axis(case: Case) -> np.ndarray | None:
+    x = case.args[0]
+    return softmax(x, axis=0) if x.ndim > 1 else None
+
+
+def _softmax_global_sum(case: Case) -> np.ndarray:
+    x = case.args[0]
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def check_softmax(fn: Callable[[np.ndarray], np.ndarray], verbose: bool = True) -> CheckResult:
+    """Check fn(x: (..., n)) -> (..., n), a softmax over the last axis."""
+    hints: list[Hint] = [
+        (_softmax_no_max, "exp of a large number overflows to inf; subtract each row's maximum first "
+                          "(softmax(x) equals softmax(x - c) for any constant c)."),
+        (_softmax_wrong_axis, "normalise over the last axis (axis=-1), one distribution per row."),
+        (_softmax_global_sum, "divide by each row's own sum: use sum(axis=-1, keepdims=True), "
+                              "not the sum of the whole array."),
+    ]
+    return _run("check_softmax", fn, _softmax_cases(), hints, verbose=verbose)
+
+
+# ---- attention ------------------------------------------------------------------------------
+
+def _attention_cases() -> Iterator[Case]:
+    rng = _rng()
+    q, k, v = rng.normal(size=(3, 4)), rng.normal(size=(3, 4)), rng.normal(size=(3, 2))
+    yield Case("self-attention, n=3, d_k=4", (q, k, v), scaled_dot_product_attention(q, k, v)[0])
+    q, k, v = rng.normal(size=(2, 8)), rng.normal(size=(5, 8)), rng.normal(size=(5, 3))
+    yield Case("n_q=2 queries, n_k=5 keys, d_k=8", (q, k, v), scaled_dot_product_attention(q, k, v)[0])
+    q, k, v = rng.normal(size=(2, 3, 4, 16)), rng.normal(size=(2, 3, 6, 16)), rng.normal(size=(2, 3, 6, 5))
+    yield Case("batch and head axes (2, 3, ...)", (q, k, v), scaled_dot_product_attention(q, k, v)[0])
+    q, k, v = 30 * rng.normal(size=(3, 4)), 30 * rng.normal(size=(3, 4)), rng.normal(size=(3, 2))
+    yield Case("large scores (saturated softmax)", (q, k, v), scaled_dot_product_attention(q, k, v)[0])
+
+
+def _attention_unscaled(case: Case) -> np.ndarray:
+    q, k, v = case.args
+    return scaled_dot_product_attention(q, k, v, scale=1.0)[0]
+
+
+def _attention_scaled_by_dk(case: Case) -> np.ndarray:
+    q, k, v = case.args
+    return scaled_dot_product_attention(q, k, v, scale=1.0 / q.shape[-1])[0]
+
+
+def _attention_wrong_axis(case: Case) -> np.ndarray:
+    q, k, v = case.args
+    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])
+    return softmax(scores, axis=-2) @ v
+
+
+def check_attention(fn: Callable[..., np.ndarray], verbose: bool = True) -> CheckResult:
+    """Check fn(q: (..., n_q, d_k), k: (..., n_k, d_k), v: (..., n_k, d_v)) -> output (..., n_q, d_v)."""
+    hints: list[Hint] = [
+        (_attention_unscaled, "divide the scores by sqrt(d_k) before the softmax."),
+        (_attention_scaled_by_dk, "the scale is 1/sqrt(d_k), not 1/d_k."),
+        (_attention_wrong_axis, "the softmax runs over the keys, the last axis of the scores (axis=-1)."),
+    ]
+    return _run("check_attention", fn, _attention_cases(), hints, verbose=verbose)
+
+
+# ---- masks ----------------------------------------------------------------------------------
+
+def _causal_cases() -> Iterator[Case]:
+    for n in (3, 1, 6):
+        yield Case(f"n = {n}", (n,), causal_mask(n))
+
+
+def check_causal_mask(fn: Callable[[int], np.ndarray], verbose: bool = True) -> CheckResult:
+    """Check fn(n) -> boolean (n, n), True where query i may attend to key j (j <= i)."""
+    hints: list[Hint] = [
+        (lambda c: ~causal_mask(*c.args), "wrong polarity: in this course True means 'may attend'."),
+        (lambda c: causal_mask(*c.args).T, "query i is row i: it may see keys j <= i, the lower triangle."),
+        (lambda c: np.tril(np.ones((c.args[0],) * 2, dtype=bool), -1),
+         "a token may attend to itself: keep the diagonal."),
+    ]
+    return _run("check_causal_mask", fn, _causal_cases(), hints, verbose=verbose)
+
+
+def _padding_cases() -> Iterator[Case]:
+    yield Case("lengths [2, 4], n = 4", (np.array([2, 4]), 4), padding_mask(np.array([2, 4]), 4))
+    yield Case("an empty sequence: lengths [0, 3], n = 3", (np.array([0, 3]), 3),
+               padding_mask(np.array([0, 3]), 3))
+
+
+def check_padding_mask(fn: Callable[[np.ndarray, int], np.ndarray], verbose: bool = True) -> CheckResult:
+    """Check fn(lengths: (batch,), n) -> boolean (batch, 1, n), True for real (non-padding) keys."""
+    hints: list[Hint] = [
+        (lambda c: ~padding_mask(*c.args), "wrong polarity: True should mark the real tokens that may be attended."),
+        (lambda c: padding_mask(*c.args)[:, 0, :], "keep a middle axis of size 1, shape (batch, 1, n), so the "
+                                                   "mask broadcasts over the queries."),
+    ]
+    return _run("check_padding_mask", fn, _padding_cases(), hints, verbose=verbose)
+
+
+# ---- heads ----------------------------------------------------------------------------------
+
+def _split_cases() -> Iterator[Case]:
+    rng = _rng()
+    x = np.arange(3 * 8, dtype=float).reshape(3, 8)
+    yield Case("x (3, 8), 2 heads", (x, 2), split_heads(x, 2))
+    x = rng.normal(size=(2, 5, 12))
+    yield Case("batch x (2, 5, 12), 3 heads", (x, 3), split_heads(x, 3))
+
+
+def check_split_heads(fn: Callable[[np.ndarray, int], np.ndarray], verbose: bool = True) -> CheckResult:
+    """Check fn(x: (..., n, d_model), num_heads) -> (..., num_heads, n, d_head)."""
+    hints: list[Hint] = [
+        (lambda c: c.args[0].reshape(*c.args[0].shape[:-2], c.args[1], c.args[0].shape[-2], -1),
+         "a plain reshape to (..., heads, n, d_head) mixes different tokens into one row; reshape to "
+         "(..., n, heads, d_head) first, then swap the n and heads axes."),
+    ]
+    return _run("check_split_heads", fn, _split_cases(), hints, verbose=verbose)
+
+
+def _merge_cases() -> Iterator[Case]:
+    rng = _rng()
+    for shape in ((2, 3, 4), (2, 4, 5, 3)):
+        x = rng.normal(size=shape)
+        yield Case(f"x {shape}", (x,), merge_heads(x))
+
+
+def check_merge_heads(fn: Callable[[np.ndarray], np.ndarray], verbose: bool = True) -> CheckResult:
+    """Check fn(x: (..., num_heads, n, d_head)) -> (..., n, num_heads * d_head)."""
+    hints: list[Hint] = [
+        (lambda c: c.args[0].reshape(*c.args[0].shape[:-3], c.args[0].shape[-2], -1),
+         "swap the heads and n axes back before the reshape, or tokens get mixed."),
+    ]
+    return _run("check_merge_heads", fn, _merge_cases(), hints, verbose=verbose)
+
+
+# ---- block pieces ---------------------------------------------------------------------------
+
+def _layer_norm_cases() -> Iterator[Case]:
+    rng = _rng()
+    x, g, b = rng.normal(2.0, 3.0, size=(4, 8)), rng.normal(size=8), rng.normal(size=8)
+    yield Case("x (4, 8) with gamma, beta", (x, g, b), layer_norm(x, g, b))
+    x = rng.normal(size=(2, 3, 6))
+    yield Case("batch x (2, 3, 6)", (x, np.ones(6), np.zeros(6)), layer_norm(x, np.ones(6), np.zeros(6)))
+
+
+def _layer_norm_unbiased(case: Case) -> np.ndarray:
+    x, g, b = case.args
+    return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, ddof=1, keepdims=True) + 1e-5) * g + b
+
+
+def check_layer_norm(fn: Callable[..., np.ndarray], verbose: bool = True) -> CheckResult:
+    """Check fn(x: (..., d), gamma: (d,), beta: (d,)) -> (..., d) with eps = 1e-5."""
+    hints: list[Hint] = [
+        (_layer_norm_unbiased, "use the biased variance (divide by d, numpy's default ddof=0)."),
+        (lambda c: layer_norm(c.args[0].T, np.ones(c.args[0].shape[0]), np.zeros(c.args[0].shape[0])).T
+         if c.args[0].ndim == 2 else None, "normalise over the last axis (the features of each token)."),
+    ]
+    return _run("check_layer_norm", fn, _layer_norm_cases(), hints, atol=1e-5, verbose=verbose)
+
+
+def check_gelu(fn: Callable[[np.ndarray], np.ndarray], verbose: bool = True) -> CheckResult:
+    """Check fn(x: (...)) -> (...), the exact (erf) GELU."""
+    x = np.linspace(-5, 5, 41)
+    cases = [Case("41 points in [-5, 5]", (x,), gelu(x))]
+    tanh_form = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    hints: list[Hint] = [
+        (lambda c: tanh_form, "that is the tanh approximation; the exact GELU is x * Phi(x) with "
+                              "Phi(x) = (1 + erf(x / sqrt(2))) / 2."),
+    ]
+    return _run("check_gelu", fn, cases, hints, atol=1e-7, verbose=verbose)
