@@ -6,11 +6,11 @@ torch.set_num_threads), interleave the variants being compared, repeat, and repo
 ranges and ratios rather than single times.
 
 Usage:
-    from _timing import pinned_threads, time_interleaved, Row, report
+    from _timing import Row, paired_ratio, pinned_threads, report, time_interleaved
 
     with pinned_threads(1):
         times = time_interleaved({"numpy": f, "torch": g}, repeats=9)
-    ratio = median(times["numpy"]) / median(times["torch"])
+    ratio = paired_ratio(times["numpy"], times["torch"])
     report("my benchmark", [Row("numpy vs torch", ratio, at_most=1.2)])
 
 `report` prints a table and, for `run_all.py`, one machine-readable line per row.
@@ -76,6 +76,15 @@ def time_interleaved(
 def median(ts: list[float]) -> float:
     """Median of a list of times."""
     return statistics.median(ts)
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """Median over rounds of numerator[i] / denominator[i] (times from `time_interleaved`).
+
+    Load from other processes drifts over seconds; the two calls of one round see about the same
+    load, so the median of per-round ratios is steadier than the ratio of the two medians.
+    """
+    return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
 
 
 def fmt_ms(ts: list[float]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
-from _timing import Row, fmt_ms, median, pinned_threads, report, time_interleaved, time_once
+from _timing import Row, fmt_ms, paired_ratio, pinned_threads, report, time_interleaved, time_once
 
 from attention_course import flash_attention, scaled_dot_product_attention
 
@@ -41,7 +41,7 @@ def main() -> None:
             print(f"n={n}, d=64{label}: " + "  ".join(f"{k_} {fmt_ms(t)}" for k_, t in times.items()))
             for block in (256, 512):
                 rows.append(Row(f"tiled (block {block}) vs plain time, n={n}, d=64{label}",
-                                median(times[f"tiled {block}"]) / median(times["plain"]), at_most=1.0))
+                                paired_ratio(times[f"tiled {block}"], times["plain"]), at_most=1.0))
 
     # n = 16384: one run of each (plain allocates 1 GiB of weights), timed and traced together;
     # tracemalloc only hooks allocations, so it barely changes the time of numpy-heavy code.

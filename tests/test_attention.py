@@ -228,22 +228,26 @@ def test_sdpa_zero_length_sequences():
 # ---- blocked evaluation and need_weights (added with the "attention at scale" chapter) -----
 
 @pytest.mark.parametrize("causal", [False, True])
-def test_sdpa_row_blocks_give_the_same_answer(monkeypatch, causal):
-    """Scores are processed in blocks of query rows; block edges must not change anything."""
+@pytest.mark.parametrize("n_q, n_k", [(13, 11), (11, 13), (12, 12)])
+def test_sdpa_row_blocks_give_the_same_answer(monkeypatch, causal, n_q, n_k):
+    """Scores are processed in blocks of query rows (and, under causal, only up to the diagonal);
+    block edges must not change anything."""
     import attention_course.attention as attention_module
 
     rng = np.random.default_rng(8)
-    q = rng.normal(size=(2, 3, 13, 8))
-    k = rng.normal(size=(2, 3, 11, 8))
-    v = rng.normal(size=(2, 3, 11, 5))
-    mask = rng.random((2, 1, 13, 11)) > 0.3
+    q = rng.normal(size=(2, 3, n_q, 8))
+    k = rng.normal(size=(2, 3, n_k, 8))
+    v = rng.normal(size=(2, 3, n_k, 5))
+    mask = rng.random((2, 1, n_q, n_k)) > 0.3
     mask[0, 0, 4] = False  # one fully masked row
     one_block = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal)
-    monkeypatch.setattr(attention_module, "_BLOCK_ELEMENTS", 3 * 11)  # 3 rows per block
+    monkeypatch.setattr(attention_module, "_BLOCK_ELEMENTS", 3 * n_k)  # 3 rows per block
     blocked = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal)
+    fast, _ = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, need_weights=False)
     np.testing.assert_allclose(blocked[0], one_block[0], rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(blocked[1], one_block[1], rtol=1e-14, atol=1e-15)
-    ref_out, ref_w = naive_attention(q, k, v, allowed=mask & causal_mask(13, 11) if causal else mask)
+    np.testing.assert_allclose(fast, one_block[0], rtol=1e-13, atol=1e-14)
+    ref_out, ref_w = naive_attention(q, k, v, allowed=mask & causal_mask(n_q, n_k) if causal else mask)
     np.testing.assert_allclose(blocked[1], ref_w, atol=1e-12)
     np.testing.assert_allclose(blocked[0], ref_out, atol=1e-12)
 

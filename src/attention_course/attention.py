@@ -156,20 +156,29 @@ def scaled_dot_product_attention(
 
     def attend(part: list[tuple[tuple[int, ...], int, int]]) -> None:
         """Fill out (and weights) for these blocks of query rows."""
-        scratch = None if weights is not None else np.empty((rows, n_k), dtype=q.dtype)
+        scratch = None if weights is not None else np.empty(rows * n_k, dtype=q.dtype)
         for idx, r0, r1 in part:
-            # This block's scores, computed in place in the returned weights (or a scratch buffer).
-            s = weights[idx][r0:r1] if weights is not None else scratch[: r1 - r0]  # type: ignore[index]
-            np.matmul(q_scaled[idx][r0:r1], k_t[idx], out=s)
+            # Under `causal`, keys after this block's last query are masked for all its rows: their
+            # weights are exactly 0, so they are not computed at all (about half the work).
+            n_used = max(0, min(n_k, r1 + n_k - n_q)) if causal else n_k
+            if weights is not None:
+                # This block's scores, computed in place in the returned weights.
+                weights[idx][r0:r1, n_used:] = 0.0
+                s = weights[idx][r0:r1, :n_used]
+            else:
+                s = scratch[: (r1 - r0) * n_used].reshape(r1 - r0, n_used)  # type: ignore[index]
+            if n_used == 0:
+                continue  # every key is masked for these queries: zero weights, zero output
+            np.matmul(q_scaled[idx][r0:r1], k_t[idx][:, :n_used], out=s)
             if blocked is not None:
-                np.copyto(s, -np.inf, where=blocked[idx][r0:r1])
+                np.copyto(s, -np.inf, where=blocked[idx][r0:r1, :n_used])
             total = _exp_shifted_inplace(s)
             o = out[idx][r0:r1]
             if weights is not None:
                 s *= 1.0 / total
-                np.matmul(s, v[idx], out=o)
+                np.matmul(s, v[idx][:n_used], out=o)
             else:
-                np.matmul(s, v[idx], out=o)
+                np.matmul(s, v[idx][:n_used], out=o)
                 o /= total
 
     _run_in_threads(attend, jobs, work=math.prod(scores_shape))
