@@ -3,7 +3,9 @@
 `scaled_dot_product_attention` computes softmax(q k^T * scale + mask) v, with scale = 1/sqrt(d_k).
 It works in place on the one (..., n_q, n_k) weights buffer it returns, because every extra n x n
 temporary costs as much time as a pass of arithmetic, and it walks that buffer in blocks of query
-rows small enough to stay in the CPU cache during the softmax passes (see benchmarks/).
+rows small enough to stay in the CPU cache during the softmax passes. Under `causal`, keys after a
+block's last query are never computed. Large inputs are split over Python threads (see
+`_run_in_threads`). benchmarks/bench_sdpa.py compares it with PyTorch.
 """
 
 from __future__ import annotations
