@@ -4,7 +4,7 @@ Each module holds one concept; the chapters build every idea by hand first and t
 that the function here gives the same numbers.
 """
 
-from . import exercises
+from . import exercises, training
 from .attention import scaled_dot_product_attention, softmax
 from .blocks import feed_forward, gelu, layer_norm
 from .flash import attention_tiles, flash_attention, online_softmax, online_softmax_trace
@@ -18,17 +18,30 @@ from .heads import (
 from .kv_cache import KVCache, ToyDecoder, kv_cache_bytes
 from .masks import causal_mask, padding_mask
 from .plotting import attention_table, plot_attention
+from .scaling import (
+    SaturationStats,
+    dot_product_variance,
+    entropy,
+    random_dot_products,
+    random_scores,
+    saturation_stats,
+    softmax_jacobian,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "KVCache",
     "MultiHeadAttention",
+    "SaturationStats",
     "ToyDecoder",
     "attention_table",
     "attention_tiles",
     "causal_mask",
+    "dot_product_variance",
+    "entropy",
     "exercises",
+    "training",
     "feed_forward",
     "flash_attention",
     "gelu",
@@ -41,7 +54,11 @@ __all__ = [
     "online_softmax_trace",
     "padding_mask",
     "plot_attention",
+    "random_dot_products",
+    "random_scores",
+    "saturation_stats",
     "scaled_dot_product_attention",
     "softmax",
+    "softmax_jacobian",
     "split_heads",
 ]
