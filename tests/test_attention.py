@@ -281,3 +281,9 @@ def test_sdpa_threaded_blocks_equal_serial():
     ref_out, _ = scaled_dot_product_attention(q[:1].astype(np.float64), k[:1].astype(np.float64),
                                               v[:1].astype(np.float64), mask=mask[:1], causal=True)
     np.testing.assert_allclose(threaded[0][:1], ref_out, atol=2e-6)
+    # Mid-sized work runs serially with BLAS pinned to one thread; same answer again.
+    small = (a[:1, :128] for a in (q, k, v))
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        pinned, _ = scaled_dot_product_attention(*small, need_weights=False)
+    np.testing.assert_allclose(pinned, scaled_dot_product_attention(q[:1, :128], k[:1, :128], v[:1, :128])[0],
+                               rtol=1e-6, atol=1e-7)

@@ -187,8 +187,10 @@ def scaled_dot_product_attention(
     return out, weights
 
 
-# Below about a million scores, starting threads costs more than the second core saves.
-_PARALLEL_MIN_SCORES = 2**20
+# Below this many scores, starting threads costs more than the second core saves.
+_PARALLEL_MIN_SCORES = 2**18
+# Below this, BLAS runs its small products on one thread anyway; skip the (~10 us) pinning.
+_PIN_MIN_SCORES = 2**14
 
 
 def _run_in_threads(fn: Callable[[list[Any]], None], jobs: list[Any], work: int) -> None:
@@ -199,14 +201,17 @@ def _run_in_threads(fn: Callable[[list[Any]], None], jobs: list[Any], work: int)
     its time synchronising (and spin-waits badly when another process holds a core). Without
     the optional `threadpoolctl` package, or when BLAS is limited to one thread, fn runs serially.
     """
-    threads = _blas_threads() if work >= _PARALLEL_MIN_SCORES else 1
-    threads = min(threads, len(jobs), os.cpu_count() or 1)
-    if threads <= 1:
+    blas_threads = _blas_threads() if work >= _PIN_MIN_SCORES else 1
+    if blas_threads <= 1:
         fn(jobs)
         return
-    controller = _threadpool_controller()
-    with controller.limit(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
-        list(pool.map(fn, [jobs[i::threads] for i in range(threads)]))  # list(): re-raise errors
+    threads = min(blas_threads, len(jobs), os.cpu_count() or 1) if work >= _PARALLEL_MIN_SCORES else 1
+    with _threadpool_controller().limit(limits=1, user_api="blas"):
+        if threads <= 1:
+            fn(jobs)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(fn, [jobs[i::threads] for i in range(threads)]))  # list(): re-raise errors
 
 
 @functools.lru_cache(maxsize=1)
