@@ -285,5 +285,5 @@ def test_sdpa_threaded_blocks_equal_serial():
     small = (a[:1, :128] for a in (q, k, v))
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         pinned, _ = scaled_dot_product_attention(*small, need_weights=False)
-    np.testing.assert_allclose(pinned, scaled_dot_product_attention(q[:1, :128], k[:1, :128], v[:1, :128])[0],
-                               rtol=1e-6, atol=1e-7)
+    reference = scaled_dot_product_attention(q[:1, :128], k[:1, :128], v[:1, :128])[0]
+    np.testing.assert_allclose(pinned, reference, rtol=1e-5, atol=1e-6)  # float32 rounding
