@@ -6,7 +6,7 @@ that the function here gives the same numbers.
 
 from . import exercises, training
 from .attention import scaled_dot_product_attention, softmax
-from .blocks import feed_forward, gelu, layer_norm
+from .blocks import TransformerBlock, feed_forward, gelu, layer_norm
 from .flash import attention_tiles, flash_attention, online_softmax, online_softmax_trace
 from .heads import (
     MultiHeadAttention,
@@ -18,6 +18,13 @@ from .heads import (
 from .kv_cache import KVCache, ToyDecoder, kv_cache_bytes
 from .masks import causal_mask, padding_mask
 from .plotting import attention_table, plot_attention
+from .positions import (
+    apply_rope,
+    rope_angles,
+    sinusoidal_frequencies,
+    sinusoidal_positional_encoding,
+    sinusoidal_shift_matrix,
+)
 from .scaling import (
     SaturationStats,
     dot_product_variance,
@@ -61,4 +68,11 @@ __all__ = [
     "softmax",
     "softmax_jacobian",
     "split_heads",
+    # positions and the Transformer block (chapters 7-9)
+    "TransformerBlock",
+    "apply_rope",
+    "rope_angles",
+    "sinusoidal_frequencies",
+    "sinusoidal_positional_encoding",
+    "sinusoidal_shift_matrix",
 ]
