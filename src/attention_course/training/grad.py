@@ -21,6 +21,7 @@ from scipy.special import erf
 from ..attention import _check_qkv
 from ..checks import as_float_array, check_finite, check_mask, check_positive_int, check_scalar
 from ..masks import causal_mask
+from ..scaling import softmax_jacobian  # one home: the scaling module (chapter 4)
 
 __all__ = [
     "numerical_gradient",
@@ -105,17 +106,6 @@ def gradient_check(f: Callable[[np.ndarray], float], x: Any, grad: Any, eps: flo
 
 
 # ---- softmax ------------------------------------------------------------------------------
-
-def softmax_jacobian(s: Any) -> np.ndarray:
-    """Full Jacobian ds_i/dx_j = diag(s) - s s^T of softmax at output s: (..., n) -> (..., n, n).
-
-    For teaching: it costs n^2 memory per row; `softmax_backward` never builds it.
-    """
-    s = as_float_array(s, "s", min_ndim=1)
-    check_finite(s, "s")
-    n = s.shape[-1]
-    return s[..., :, None] * np.eye(n, dtype=s.dtype) - s[..., :, None] * s[..., None, :]
-
 
 def softmax_backward(grad_out: Any, s: Any, axis: int = -1) -> np.ndarray:
     """dL/dx of s = softmax(x) along `axis`, from g = dL/ds and s; g, s: (..., n) -> (..., n).
