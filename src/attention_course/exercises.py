@@ -19,6 +19,7 @@ from .attention import scaled_dot_product_attention, softmax
 from .blocks import gelu, layer_norm
 from .heads import merge_heads, split_heads
 from .masks import causal_mask, padding_mask
+from .scaling import softmax_jacobian
 
 __all__ = [
     "CheckResult",
@@ -422,11 +423,6 @@ def check_mha_parameter_count(fn: Callable[..., int], verbose: bool = True) -> C
 
 # ---- softmax Jacobian -----------------------------------------------------------------------
 
-def _softmax_jacobian(s: np.ndarray) -> np.ndarray:
-    """Jacobian of the softmax at weights s: (..., n) -> (..., n, n), diag(s) - s s^T."""
-    return s[..., :, None] * np.eye(s.shape[-1]) - s[..., :, None] * s[..., None, :]
-
-
 def _jacobian_cases() -> Iterator[Case]:
     rng = _rng()
     rows = [("uniform weights over 4 keys", np.full(4, 0.25)),
@@ -435,7 +431,7 @@ def _jacobian_cases() -> Iterator[Case]:
             ("a single key", np.array([1.0])),
             ("batch of rows (2, 3, 4)", softmax(rng.normal(size=(2, 3, 4))))]
     for description, s in rows:
-        yield Case(description, (s,), _softmax_jacobian(s))
+        yield Case(description, (s,), softmax_jacobian(s))
 
 
 def check_softmax_jacobian(fn: Callable[[np.ndarray], np.ndarray], verbose: bool = True) -> CheckResult:
@@ -445,7 +441,7 @@ def check_softmax_jacobian(fn: Callable[[np.ndarray], np.ndarray], verbose: bool
          "the weights compete: add the term - s_i s_j (the outer product) to diag(s)."),
         (lambda c: -c.args[0][..., :, None] * c.args[0][..., None, :],
          "the diagonal also has s_i itself: diag(s) - s s^T."),
-        (lambda c: -_softmax_jacobian(c.args[0]), "check the sign: it is diag(s) - s s^T, not s s^T - diag(s)."),
+        (lambda c: -softmax_jacobian(c.args[0]), "check the sign: it is diag(s) - s s^T, not s s^T - diag(s)."),
     ]
     return _run("check_softmax_jacobian", fn, _jacobian_cases(), hints, verbose=verbose)
 
