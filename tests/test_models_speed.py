@@ -45,3 +45,21 @@ def test_fast_gelu_bad_input():
 
 def test_keep_freed_memory_returns_a_bool():
     assert isinstance(keep_freed_memory(64 << 20), bool)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_small_batched_attention_path_equals_blocked_path(monkeypatch, causal, need_weights):
+    """Many tiny heads (MiniLM's case) take one batched pass; it must equal the row-block path."""
+    import attention_course.attention as attention_module
+    from attention_course import padding_mask, scaled_dot_product_attention
+
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((4, 3, 7, 8)).astype(np.float32) for _ in range(3))
+    mask = padding_mask(np.array([7, 5, 1, 3]), 7)[:, None]  # (4, 1, 1, 7)
+    small = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, need_weights=need_weights)
+    monkeypatch.setattr(attention_module, "_BLOCK_ELEMENTS", 16)  # force blocks of 2 rows
+    blocked = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, need_weights=need_weights)
+    np.testing.assert_allclose(small[0], blocked[0], atol=1e-6)
+    if need_weights:
+        np.testing.assert_allclose(small[1], blocked[1], atol=1e-7)
