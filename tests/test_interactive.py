@@ -63,3 +63,33 @@ def test_renderer_emits_html_without_plotly_js():
     assert "plotly-graph-div" in html
     assert "cdn.plot.ly" not in html and len(html) < 50_000  # no embedded or CDN plotly.js
     assert pio.renderers.default == "plotly_mimetype+course"
+
+
+# ---- per-state titles (twins of chapters 2-4, 8) ----------------------------------------------
+
+def test_state_titles_switch_with_the_slider():
+    states = [np.ones((1, 2)) / 2, np.array([[1.0, 0.0]])]
+    fig = slider_bars(states, ["a", "b"], ["x", "y"], panel_titles=["p"], title="ignored", slider_prefix="s=",
+                      active=1, state_titles=["first state", "second state"])
+    assert fig.layout.title.text == "second state"
+    steps = fig.layout.sliders[0].steps
+    assert [s.method for s in steps] == ["update", "update"]
+    assert steps[0].args[1] == {"title.text": "first state"}
+    assert steps[0].args[0]["y"] == [[0.5, 0.5]]
+    fig = slider_lines(states, ["a", "b"], [0, 1], series_names=["u"], title="t", slider_prefix="",
+                       x_title="x", y_title="y", state_titles=["one", "two"])
+    assert fig.layout.title.text == "one" and fig.layout.sliders[0].steps[1].args[1]["title.text"] == "two"
+    fig = slider_heatmaps([np.eye(2)], ["a"], ["x", "y"], ["p", "q"], title="t", slider_prefix="",
+                          state_titles=["only"])
+    assert fig.layout.title.text == "only"
+
+
+def test_without_state_titles_the_slider_only_restyles():
+    fig = slider_bars([np.ones((1, 2))], ["a"], ["x", "y"], panel_titles=["p"], title="fixed", slider_prefix="")
+    assert fig.layout.title.text == "fixed" and fig.layout.sliders[0].steps[0].method == "restyle"
+
+
+def test_state_titles_need_one_per_state():
+    with pytest.raises(ValueError, match="2 titles and 1 states"):
+        slider_bars([np.ones((1, 2))], ["a"], ["x", "y"], panel_titles=["p"], title="", slider_prefix="",
+                    state_titles=["a", "b"])

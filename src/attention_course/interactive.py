@@ -53,10 +53,22 @@ def _check_states(states: Sequence[Any], labels: Sequence[str]) -> None:
                          f"and {len(labels)} labels")
 
 
-def _slider(labels: Sequence[str], restyles: list[dict], prefix: str, active: int) -> dict:
-    """A plotly slider whose step i applies restyles[i] to every trace."""
-    steps = [{"label": label, "method": "restyle", "args": [restyle]} for label, restyle in zip(labels, restyles)]
+def _slider(labels: Sequence[str], restyles: list[dict], prefix: str, active: int,
+            titles: Sequence[str] | None = None) -> dict:
+    """A plotly slider whose step i applies restyles[i] to every trace (and sets titles[i] if given)."""
+    if titles is None:
+        steps = [{"label": label, "method": "restyle", "args": [restyle]}
+                 for label, restyle in zip(labels, restyles)]
+    else:  # "update" changes the data and the layout together: the title can name each state's numbers
+        steps = [{"label": label, "method": "update", "args": [restyle, {"title.text": title}]}
+                 for label, restyle, title in zip(labels, restyles, titles)]
     return {"active": active, "steps": steps, "currentvalue": {"prefix": prefix}, "pad": {"t": 40}}
+
+
+def _check_titles(titles: Sequence[str] | None, labels: Sequence[str]) -> None:
+    """Raise ValueError unless titles is None or holds one title per state."""
+    if titles is not None and len(titles) != len(labels):
+        raise ValueError(f"need one title per state, got {len(titles)} titles and {len(labels)} states")
 
 
 def slider_heatmaps(
@@ -73,11 +85,17 @@ def slider_heatmaps(
     zmax: float | None = 1.0,
     colorscale: str = HEATMAP_COLORSCALE,
     active: int = 0,
+    state_titles: Sequence[str] | None = None,
 ) -> Any:
-    """One heatmap, states[i]: (n_y, n_x), switched by a slider labelled `labels[i]`."""
+    """One heatmap, states[i]: (n_y, n_x), switched by a slider labelled `labels[i]`.
+
+    `state_titles[i]`, if given, replaces the figure title while state i is shown.
+    """
     import plotly.graph_objects as go
 
     _check_states(states, labels)
+    _check_titles(state_titles, labels)
+    shown_title = title if state_titles is None else state_titles[active]
     mats = [np.asarray(s, dtype=float) for s in states]
     shape = mats[0].shape
     if any(m.shape != shape for m in mats) or shape != (len(y_labels), len(x_labels)):
@@ -89,8 +107,9 @@ def slider_heatmaps(
                                colorbar={"title": {"text": "weight"}},
                                hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"))
     restyles = [{"z": [m.tolist()], "text": [t]} for m, t in zip(mats, text)]
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title,
-                      yaxis={"autorange": "reversed"}, sliders=[_slider(labels, restyles, slider_prefix, active)],
+    fig.update_layout(title=shown_title, xaxis_title=x_title, yaxis_title=y_title,
+                      yaxis={"autorange": "reversed"},
+                      sliders=[_slider(labels, restyles, slider_prefix, active, state_titles)],
                       height=460, margin={"l": 70, "r": 20, "t": 60, "b": 40})
     return fig
 
@@ -106,12 +125,18 @@ def slider_bars(
     y_title: str = "attention weight",
     y_range: tuple[float, float] = (0.0, 1.0),
     active: int = 0,
+    state_titles: Sequence[str] | None = None,
 ) -> Any:
-    """Bar charts in panels side by side: states[i]: (n_panels, n_categories), switched by a slider."""
+    """Bar charts in panels side by side: states[i]: (n_panels, n_categories), switched by a slider.
+
+    `state_titles[i]`, if given, replaces the figure title while state i is shown.
+    """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     _check_states(states, labels)
+    _check_titles(state_titles, labels)
+    shown_title = title if state_titles is None else state_titles[active]
     mats = [np.asarray(s, dtype=float) for s in states]
     n_panels = len(panel_titles)
     if any(m.shape != (n_panels, len(categories)) for m in mats):
@@ -126,7 +151,8 @@ def slider_bars(
                 for m in mats]
     fig.update_yaxes(range=list(y_range))
     fig.update_yaxes(title_text=y_title, row=1, col=1)
-    fig.update_layout(title=title, sliders=[_slider(labels, restyles, slider_prefix, active)], height=420,
+    fig.update_layout(title=shown_title,
+                      sliders=[_slider(labels, restyles, slider_prefix, active, state_titles)], height=420,
                       margin={"l": 60, "r": 20, "t": 80, "b": 40})
     return fig
 
@@ -143,11 +169,17 @@ def slider_lines(
     y_title: str,
     y_range: tuple[float, float] | None = None,
     active: int = 0,
+    state_titles: Sequence[str] | None = None,
 ) -> Any:
-    """Line charts, states[i]: (n_series, len(x)), one line per series, switched by a slider."""
+    """Line charts, states[i]: (n_series, len(x)), one line per series, switched by a slider.
+
+    `state_titles[i]`, if given, replaces the figure title while state i is shown.
+    """
     import plotly.graph_objects as go
 
     _check_states(states, labels)
+    _check_titles(state_titles, labels)
+    shown_title = title if state_titles is None else state_titles[active]
     mats = [np.asarray(s, dtype=float) for s in states]
     if any(m.shape != (len(series_names), len(x)) for m in mats):
         raise ValueError(f"every state must have shape (n_series, len(x)) = ({len(series_names)}, {len(x)}), "
@@ -157,8 +189,8 @@ def slider_lines(
                                 line={"color": palette[i % len(palette)]})
                      for i, name in enumerate(series_names)])
     restyles = [{"y": [row.tolist() for row in m]} for m in mats]
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title,
-                      sliders=[_slider(labels, restyles, slider_prefix, active)], height=440)
+    fig.update_layout(title=shown_title, xaxis_title=x_title, yaxis_title=y_title,
+                      sliders=[_slider(labels, restyles, slider_prefix, active, state_titles)], height=440)
     if y_range is not None:
         fig.update_yaxes(range=list(y_range))
     return fig
