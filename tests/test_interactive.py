@@ -93,3 +93,14 @@ def test_state_titles_need_one_per_state():
     with pytest.raises(ValueError, match="2 titles and 1 states"):
         slider_bars([np.ones((1, 2))], ["a"], ["x", "y"], panel_titles=["p"], title="", slider_prefix="",
                     state_titles=["a", "b"])
+
+
+def test_panels_can_have_their_own_y_axes():
+    states = [np.array([[-2.0, 1.0], [0.1, 0.9]])]
+    fig = slider_bars(states, ["a"], ["x", "y"], panel_titles=["scores", "weights"], title="t", slider_prefix="",
+                      panel_y=[("score", (-3.0, 3.0)), ("weight", (0.0, 1.0))])
+    assert tuple(fig.layout.yaxis.range) == (-3.0, 3.0) and tuple(fig.layout.yaxis2.range) == (0.0, 1.0)
+    assert fig.layout.yaxis.title.text == "score" and fig.layout.yaxis2.title.text == "weight"
+    with pytest.raises(ValueError, match="1 for 2 panels"):
+        slider_bars(states, ["a"], ["x", "y"], panel_titles=["p", "q"], title="", slider_prefix="",
+                    panel_y=[("score", (-3.0, 3.0))])

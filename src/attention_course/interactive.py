@@ -126,10 +126,13 @@ def slider_bars(
     y_range: tuple[float, float] = (0.0, 1.0),
     active: int = 0,
     state_titles: Sequence[str] | None = None,
+    panel_y: Sequence[tuple[str, tuple[float, float]]] | None = None,
 ) -> Any:
     """Bar charts in panels side by side: states[i]: (n_panels, n_categories), switched by a slider.
 
-    `state_titles[i]`, if given, replaces the figure title while state i is shown.
+    `state_titles[i]`, if given, replaces the figure title while state i is shown. By default the
+    panels share one y axis (`y_title`, `y_range`); `panel_y`, one (y_title, y_range) per panel,
+    gives each panel its own, for panels of different quantities.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -142,15 +145,21 @@ def slider_bars(
     if any(m.shape != (n_panels, len(categories)) for m in mats):
         raise ValueError(f"every state must have shape (n_panels, n_categories) = ({n_panels}, "
                          f"{len(categories)}), got {[m.shape for m in mats]}")
-    fig = make_subplots(rows=1, cols=n_panels, subplot_titles=list(panel_titles), shared_yaxes=True)
+    if panel_y is not None and len(panel_y) != n_panels:
+        raise ValueError(f"need one (y_title, y_range) per panel, got {len(panel_y)} for {n_panels} panels")
+    fig = make_subplots(rows=1, cols=n_panels, subplot_titles=list(panel_titles), shared_yaxes=panel_y is None)
     for p in range(n_panels):
         fig.add_trace(go.Bar(x=list(categories), y=mats[active][p].tolist(), marker_color=BAR_COLOUR,
                              text=[f"{v:.2f}" for v in mats[active][p]], textposition="outside",
                              showlegend=False, hovertemplate="%{x}: %{y:.3f}<extra></extra>"), row=1, col=p + 1)
     restyles = [{"y": [row.tolist() for row in m], "text": [[f"{v:.2f}" for v in row] for row in m]}
                 for m in mats]
-    fig.update_yaxes(range=list(y_range))
-    fig.update_yaxes(title_text=y_title, row=1, col=1)
+    if panel_y is None:
+        fig.update_yaxes(range=list(y_range))
+        fig.update_yaxes(title_text=y_title, row=1, col=1)
+    else:
+        for p, (panel_y_title, panel_y_range) in enumerate(panel_y):
+            fig.update_yaxes(title_text=panel_y_title, range=list(panel_y_range), row=1, col=p + 1)
     fig.update_layout(title=shown_title,
                       sliders=[_slider(labels, restyles, slider_prefix, active, state_titles)], height=420,
                       margin={"l": 60, "r": 20, "t": 80, "b": 40})
