@@ -429,7 +429,7 @@ def _cosine_cases() -> Iterator[Case]:
 def check_cosine_attention(fn: Callable[..., np.ndarray], verbose: bool = True) -> CheckResult:
     """Check fn(q: (..., n_q, d), k: (..., n_k, d), v: (..., n_k, d_v)) -> softmax(cos(q, k)) v: (..., n_q, d_v)."""
     hints: list[Hint] = [
-        (lambda c: scaled_dot_product_attention(*c.args, scale=1.0)[0],
+        (lambda c: scaled_dot_product_attention(c.args[0], c.args[1], c.args[2], scale=1.0)[0],
          "scale each query and key to length 1 first (divide by np.linalg.norm(..., axis=-1, keepdims=True))."),
         (lambda c: scaled_dot_product_attention(_unit(c.args[0]), _unit(c.args[1]), c.args[2])[0],
          "cosine scores need no 1/sqrt(d) scale: pass scale=1.0."),
@@ -463,8 +463,10 @@ def _one_query_cases() -> Iterator[Case]:
 def check_attention_one_query(fn: Callable[..., np.ndarray], verbose: bool = True) -> CheckResult:
     """Check fn(q: (d_k,), k: (n_k, d_k), v: (n_k, d_v)) -> output (d_v,), attention of one query."""
     hints: list[Hint] = [
-        (lambda c: _one_query(*c.args, scale=1.0), "divide the scores by sqrt(d_k) before the softmax."),
-        (lambda c: _one_query(*c.args, scale=1.0 / c.args[0].shape[-1]), "the scale is 1/sqrt(d_k), not 1/d_k."),
+        (lambda c: _one_query(c.args[0], c.args[1], c.args[2], scale=1.0),
+         "divide the scores by sqrt(d_k) before the softmax."),
+        (lambda c: _one_query(c.args[0], c.args[1], c.args[2], scale=1.0 / c.args[0].shape[-1]),
+         "the scale is 1/sqrt(d_k), not 1/d_k."),
         (lambda c: (c.args[1] @ c.args[0] / math.sqrt(c.args[0].shape[-1])) @ c.args[2],
          "turn the scores into weights with softmax before mixing the values."),
     ]
@@ -554,13 +556,13 @@ def _parameters(d: int, d_ff: int, cross: bool, biases: bool = True, norms: int 
 def check_block_parameters(fn: Callable[..., int], verbose: bool = True) -> CheckResult:
     """Check fn(d_model, d_ff, cross=False) -> the number of parameters of a TransformerBlock."""
     hints: list[Hint] = [
-        (lambda c: _parameters(*c.args, c.kwargs["cross"], biases=False),
+        (lambda c: _parameters(c.args[0], c.args[1], c.kwargs["cross"], biases=False),
          "count the biases: d for each of the four attention projections, d_ff + d for the feed-forward."),
-        (lambda c: _parameters(*c.args, c.kwargs["cross"], norms=0),
+        (lambda c: _parameters(c.args[0], c.args[1], c.kwargs["cross"], norms=0),
          "each layer norm has 2 d_model parameters (gamma and beta)."),
-        (lambda c: _parameters(*c.args, c.kwargs["cross"], norms=2) if c.kwargs["cross"] else None,
+        (lambda c: _parameters(c.args[0], c.args[1], c.kwargs["cross"], norms=2) if c.kwargs["cross"] else None,
          "a block with cross-attention has three layer norms, one per sub-layer."),
-        (lambda c: _parameters(*c.args, False) if c.kwargs["cross"] else None,
+        (lambda c: _parameters(c.args[0], c.args[1], False) if c.kwargs["cross"] else None,
          "cross-attention brings a second set of four projections (and a third layer norm)."),
     ]
     return _run("check_block_parameters", fn, _block_cases(), hints, atol=0.0, verbose=verbose)
