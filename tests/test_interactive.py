@@ -104,3 +104,11 @@ def test_panels_can_have_their_own_y_axes():
     with pytest.raises(ValueError, match="1 for 2 panels"):
         slider_bars(states, ["a"], ["x", "y"], panel_titles=["p", "q"], title="", slider_prefix="",
                     panel_y=[("score", (-3.0, 3.0))])
+
+
+def test_two_line_state_titles_get_room_above_the_plot():
+    one = slider_bars([np.ones((1, 2))], ["a"], ["x", "y"], panel_titles=["p"], title="", slider_prefix="",
+                      state_titles=["one line"])
+    two = slider_bars([np.ones((1, 2))], ["a"], ["x", "y"], panel_titles=["p"], title="", slider_prefix="",
+                      state_titles=["first line<br>second line"])
+    assert two.layout.margin.t > one.layout.margin.t

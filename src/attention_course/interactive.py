@@ -65,6 +65,12 @@ def _slider(labels: Sequence[str], restyles: list[dict], prefix: str, active: in
     return {"active": active, "steps": steps, "currentvalue": {"prefix": prefix}, "pad": {"t": 40}}
 
 
+def _top_margin(base: int, titles: Sequence[str] | None) -> int:
+    """Room above the plot: `base` pixels, plus one line per "<br>" in the longest state title."""
+    extra_lines = max((t.count("<br>") for t in titles), default=0) if titles is not None else 0
+    return base + 22 * extra_lines
+
+
 def _check_titles(titles: Sequence[str] | None, labels: Sequence[str]) -> None:
     """Raise ValueError unless titles is None or holds one title per state."""
     if titles is not None and len(titles) != len(labels):
@@ -110,7 +116,7 @@ def slider_heatmaps(
     fig.update_layout(title=shown_title, xaxis_title=x_title, yaxis_title=y_title,
                       yaxis={"autorange": "reversed"},
                       sliders=[_slider(labels, restyles, slider_prefix, active, state_titles)],
-                      height=460, margin={"l": 70, "r": 20, "t": 60, "b": 40})
+                      height=460, margin={"l": 70, "r": 20, "t": _top_margin(60, state_titles), "b": 40})
     return fig
 
 
@@ -150,7 +156,7 @@ def slider_bars(
     fig = make_subplots(rows=1, cols=n_panels, subplot_titles=list(panel_titles), shared_yaxes=panel_y is None)
     for p in range(n_panels):
         fig.add_trace(go.Bar(x=list(categories), y=mats[active][p].tolist(), marker_color=BAR_COLOUR,
-                             text=[f"{v:.2f}" for v in mats[active][p]], textposition="outside",
+                             text=[f"{v:.2f}" for v in mats[active][p]], textposition="outside", cliponaxis=False,
                              showlegend=False, hovertemplate="%{x}: %{y:.3f}<extra></extra>"), row=1, col=p + 1)
     restyles = [{"y": [row.tolist() for row in m], "text": [[f"{v:.2f}" for v in row] for row in m]}
                 for m in mats]
@@ -162,7 +168,7 @@ def slider_bars(
             fig.update_yaxes(title_text=panel_y_title, range=list(panel_y_range), row=1, col=p + 1)
     fig.update_layout(title=shown_title,
                       sliders=[_slider(labels, restyles, slider_prefix, active, state_titles)], height=420,
-                      margin={"l": 60, "r": 20, "t": 80, "b": 40})
+                      margin={"l": 60, "r": 20, "t": _top_margin(80, state_titles), "b": 40})
     return fig
 
 
