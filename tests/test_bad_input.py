@@ -5,11 +5,14 @@ bad-input row fails the suite.
 """
 
 import inspect
+import os
+import tempfile
 
 import numpy as np
 import pytest
 
 import attention_course as ac
+import attention_course.models as md
 import attention_course.training as tr
 
 Z = np.zeros
@@ -102,15 +105,31 @@ TABLE = [
      ValueError, ["(2, 4)", "(2, 3)"]),
     ("train", lambda: tr.train(tr.TinyAttentionModel(5, 4), np.zeros((2, 4), int), np.zeros((3, 4), int)),
      ValueError, ["(2, 4)", "(3, 4)"]),
+    # real models (MiniLM): the loaders and readers
+    ("EncoderConfig", lambda: md.EncoderConfig(hidden_size=10, num_heads=4), ValueError, ["num_heads=4", "10"]),
+    ("WordPieceTokenizer", lambda: md.WordPieceTokenizer([]), ValueError, ["[UNK]", "0 tokens"]),
+    ("load_tokenizer", lambda: md.load_tokenizer("/nonexistent-folder"), FileNotFoundError, ["vocab.txt"]),
+    ("load_minilm", lambda: md.load_minilm("/nonexistent-folder"), FileNotFoundError, ["config.json"]),
+    ("MiniLM", lambda: md.MiniLM(md.EncoderConfig(), {}, md.WordPieceTokenizer(["[UNK]", "[CLS]", "[SEP]", "[PAD]",
+                                                                               "[MASK]"])), KeyError,
+     ["embeddings.word_embeddings.weight", "0 tensors"]),
+    ("mean_pool", lambda: md.mean_pool(Z((2, 3, 4)), np.ones((2, 5), bool)), ValueError, ["(2, 3, 4)", "(2, 5)"]),
+    ("encode_sentences", lambda: md.encode_sentences("one string"), TypeError, ["list of str"]),
+    ("read_safetensors", lambda: md.read_safetensors(__file__), ValueError, ["header"]),
+    ("read_safetensors_header", lambda: md.read_safetensors_header(__file__), ValueError, ["header"]),
+    ("write_safetensors", lambda: md.write_safetensors(os.path.join(tempfile.gettempdir(), "bad.safetensors"),
+                                                       {"a": np.array(["x"])}), TypeError,
+     ["(1,)"]),
 ]
 
 # Public names that take no input to be wrong about (types that only hold results, modules, constants).
-NOT_CALLED_WITH_INPUT = {"SaturationStats", "Evaluation", "History", "IGNORE_INDEX", "exercises", "training"}
+NOT_CALLED_WITH_INPUT = {"SaturationStats", "Evaluation", "History", "IGNORE_INDEX", "exercises", "training",
+                         "EncoderOutput", "SafetensorsError", "minilm_folder"}
 
 
 def public_callables():
     names = {n for n in ac.__all__ if not inspect.ismodule(getattr(ac, n))}
-    names |= set(tr.__all__)
+    names |= set(tr.__all__) | set(md.__all__)
     return sorted(names - NOT_CALLED_WITH_INPUT)
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..blocks import gelu, layer_norm
+from ..checks import check_positive_int
 from ..heads import merge_heads, split_heads
 from ..masks import padding_mask
 from .safetensors_io import read_safetensors
@@ -82,6 +83,15 @@ class EncoderConfig:
     type_vocab_size: int = 2
     layer_norm_eps: float = 1e-12
     hidden_act: str = "gelu"
+
+    def __post_init__(self) -> None:
+        """Refuse shapes no encoder can have: heads must split the width evenly."""
+        sizes = {name: getattr(self, name) for name in ("vocab_size", "hidden_size", "num_layers", "num_heads",
+                                                        "intermediate_size", "max_position_embeddings")}
+        for name, value in sizes.items():
+            check_positive_int(value, name)
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"num_heads={self.num_heads} must divide hidden_size={self.hidden_size}")
 
     @property
     def head_size(self) -> int:
