@@ -925,57 +925,89 @@ def _layer_norm_eps(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float) -> 
     return (x - mu) / np.sqrt(var + eps) * g + b
 
 
+class _Variant:
+    """BERT's forward pass from raw Hugging Face tensors with one typical mistake (or none), step by step."""
+
+    def __init__(self, tensors: Mapping[str, np.ndarray], config: EncoderConfig, mistake: str | None = None):
+        self.tensors, self.config, self.mistake = tensors, config, mistake
+        self.eps = 1e-5 if mistake == "eps_1e-5" else config.layer_norm_eps
+        self.act = _tanh_gelu if mistake == "tanh_gelu" else gelu
+
+    def t(self, name: str) -> np.ndarray:
+        return np.asarray(self.tensors[name])
+
+    def linear(self, x: np.ndarray, prefix: str) -> np.ndarray:
+        w = self.t(prefix + ".weight")
+        untransposed = self.mistake == "no_transpose" and w.shape[0] == w.shape[1]
+        return x @ (w if untransposed else w.T) + self.t(prefix + ".bias")
+
+    def norm(self, x: np.ndarray, prefix: str) -> np.ndarray:
+        return _layer_norm_eps(x, self.t(prefix + ".weight"), self.t(prefix + ".bias"), self.eps)
+
+    def embed(self, ids: np.ndarray, types: np.ndarray) -> np.ndarray:
+        """ids, types: (batch, n) -> (batch, n, d)."""
+        x = self.t("embeddings.word_embeddings.weight")[ids] + self.t("embeddings.position_embeddings.weight")[
+            :ids.shape[1]]
+        if self.mistake != "no_token_type":
+            rows = np.zeros_like(types) if self.mistake == "token_type_zero" else types
+            x = x + self.t("embeddings.token_type_embeddings.weight")[rows]
+        return x if self.mistake == "no_embedding_norm" else self.norm(x, "embeddings.LayerNorm")
+
+    def layer(self, i: int, x: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Layer i: x (batch, n, d), real (batch, n) bool -> (output (batch, n, d), weights (batch, h, n, n))."""
+        pre, mistake = f"encoder.layer.{i}.", self.mistake
+        mask = None if mistake == "no_padding_mask" else padding_mask(real.sum(axis=1), real.shape[1])[:, None]
+        scale = {"no_scale": 1.0, "scale_d_model": 1.0 / math.sqrt(self.config.hidden_size)}.get(mistake or "")
+        a_in = self.norm(x, pre + "attention.output.LayerNorm") if mistake == "pre_norm" else x
+        q, k, v = (split_heads(self.linear(a_in, pre + f"attention.self.{p}"), self.config.num_heads)
+                   for p in ("query", "key", "value"))
+        context, weights = scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
+        attended = self.linear(merge_heads(context), pre + "attention.output.dense")
+        if mistake == "pre_norm":
+            x = x + attended
+            ffn_in = self.norm(x, pre + "output.LayerNorm")
+            return x + self.linear(self.act(self.linear(ffn_in, pre + "intermediate.dense")),
+                                   pre + "output.dense"), weights
+        x = self.norm(x + attended, pre + "attention.output.LayerNorm")
+        ffn = self.linear(self.act(self.linear(x, pre + "intermediate.dense")), pre + "output.dense")
+        return self.norm(x + ffn, pre + "output.LayerNorm"), weights
+
+    def pool(self, x: np.ndarray, real: np.ndarray) -> np.ndarray:
+        """Last hidden state (batch, n, d) -> sentence embedding (batch, d)."""
+        if self.mistake == "unmasked_mean":
+            pooled = x.mean(axis=1)
+        elif self.mistake == "cls_pooling":
+            pooled = x[:, 0]
+        else:
+            pooled = mean_pool(x, real)
+        if self.mistake == "no_normalize":
+            return pooled
+        return pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
+
+    def stage(self, name: str, ids: np.ndarray, real: np.ndarray, types: np.ndarray,
+              reference: dict[str, Any]) -> np.ndarray:
+        """The stage called `name`, computed with this mistake from the reference's correct input to it."""
+        hidden = reference["hidden_states"]
+        if name.startswith("embeddings"):
+            return self.embed(ids, types)
+        if name.startswith("sentence"):
+            return self.pool(np.asarray(hidden[-1]), real)
+        i = int(name.split()[1])
+        out, weights = self.layer(i, np.asarray(hidden[i]), real)
+        return weights if "attention" in name else out
+
+
 def _encoder_variant(tensors: Mapping[str, np.ndarray], config: EncoderConfig, ids: np.ndarray,
                      real: np.ndarray, types: np.ndarray, mistake: str | None = None) -> dict[str, Any]:
     """BERT's forward pass from raw Hugging Face tensors, with one typical mistake (or none)."""
-    def t(name: str) -> np.ndarray:
-        return np.asarray(tensors[name])
-
-    def linear(x: np.ndarray, prefix: str) -> np.ndarray:
-        w = t(prefix + ".weight")
-        return x @ (w if mistake == "no_transpose" and w.shape[0] == w.shape[1] else w.T) + t(prefix + ".bias")
-
-    eps = 1e-5 if mistake == "eps_1e-5" else config.layer_norm_eps
-    act = _tanh_gelu if mistake == "tanh_gelu" else gelu
-    n = ids.shape[1]
-    x = t("embeddings.word_embeddings.weight")[ids] + t("embeddings.position_embeddings.weight")[:n]
-    if mistake != "no_token_type":
-        x = x + t("embeddings.token_type_embeddings.weight")[np.zeros_like(types) if mistake == "token_type_zero"
-                                                            else types]
-    if mistake != "no_embedding_norm":
-        x = _layer_norm_eps(x, t("embeddings.LayerNorm.weight"), t("embeddings.LayerNorm.bias"), eps)
-    mask = None if mistake == "no_padding_mask" else padding_mask(real.sum(axis=1), n)[:, None]
-    h = config.num_heads
-    d_model = config.hidden_size
-    scale = {"no_scale": 1.0, "scale_d_model": 1.0 / math.sqrt(d_model)}.get(mistake or "", None)
+    variant = _Variant(tensors, config, mistake)
+    x = variant.embed(ids, types)
     hidden, attentions = [x], []
     for i in range(config.num_layers):
-        pre = f"encoder.layer.{i}."
-
-        def norm(y: np.ndarray, which: str, pre: str = pre) -> np.ndarray:
-            return _layer_norm_eps(y, t(pre + which + ".weight"), t(pre + which + ".bias"), eps)
-
-        a_in = norm(x, "attention.output.LayerNorm") if mistake == "pre_norm" else x
-        q, k, v = (split_heads(linear(a_in, pre + f"attention.self.{p}"), h) for p in ("query", "key", "value"))
-        context, weights = scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
-        attended = linear(merge_heads(context), pre + "attention.output.dense")
-        if mistake == "pre_norm":
-            x = x + attended
-            x = x + linear(act(linear(norm(x, "output.LayerNorm"), pre + "intermediate.dense")), pre + "output.dense")
-        else:
-            x = norm(x + attended, "attention.output.LayerNorm")
-            x = norm(x + linear(act(linear(x, pre + "intermediate.dense")), pre + "output.dense"), "output.LayerNorm")
+        x, weights = variant.layer(i, x, real)
         hidden.append(x)
         attentions.append(weights)
-    if mistake == "unmasked_mean":
-        pooled = x.mean(axis=1)
-    elif mistake == "cls_pooling":
-        pooled = x[:, 0]
-    else:
-        pooled = mean_pool(x, real)
-    if mistake != "no_normalize":
-        pooled = pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
-    return {"hidden_states": hidden, "attentions": attentions, "sentence_embedding": pooled}
+    return {"hidden_states": hidden, "attentions": attentions, "sentence_embedding": variant.pool(x, real)}
 
 
 def _encoder_cases(config: EncoderConfig) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
@@ -1039,14 +1071,18 @@ def check_minilm_encoder(fn: Callable[..., Any], tensors: Mapping[str, np.ndarra
             continue
         message = (f"✗ {name}: case {count} ({description}) failed.\n  input: {shapes}\n"
                    f"  first stage that differs: {failed}\n  {detail}")
+        # A hint: recompute only the failing stage, from the reference's (correct) input to it, with
+        # each typical mistake; the reader's stage equal to one of them names the mistake.
+        ref_stages = _stages_of(reference)
+        valid = next(s[2] for s in _stage_list(ref_stages, real) if s[0] == failed)
+        mine = _got_stage(_stages_of(got), failed)
         for mistake, advice in _ENCODER_MISTAKES.items():
             try:
                 with np.errstate(all="ignore"):
-                    typical = _encoder_variant(tensors, config, ids, real, types, mistake)
+                    typical = _Variant(tensors, config, mistake).stage(failed, ids, real, types, ref_stages)
             except Exception:
                 continue
-            stage = next(s for s in _stage_list(_stages_of(typical), real) if s[0] == failed)
-            problem, err = _stage_error(_got_stage(_stages_of(got), failed), stage[1], stage[2])
+            problem, err = _stage_error(mine, typical, valid)
             if problem is None and err <= atol:
                 message += f"\n  hint: {advice}"
                 break
