@@ -203,8 +203,9 @@ def ch03_projection_shape() -> str:
 def ch03_scale() -> float:
     r = rng()
     q, k, v = r.normal(size=(3, 64)), r.normal(size=(5, 64)), r.normal(size=(5, 2))
+    default = scaled_dot_product_attention(q, k, v)[1]
     for scale in (0.125, 8.0, 1 / 64):
-        same = np.allclose(scaled_dot_product_attention(q, k, v)[1], scaled_dot_product_attention(q, k, v, scale=scale)[1])
+        same = np.allclose(default, scaled_dot_product_attention(q, k, v, scale=scale)[1])
         assert same == (scale == 0.125)
     return 1 / math.sqrt(64)
 
@@ -280,7 +281,8 @@ def ch05_who_sees_5() -> str:
         "A padding mask for a sequence of length 6 (no padding)": padding_mask(np.array([6]), 6)[0, 0],
         "The causal mask": causal_mask(6)[3],
         "A padding mask for length 4": padding_mask(np.array([4]), 6)[0, 0],
-        "The causal mask combined (and) with the length-6 padding mask": causal_mask(6)[3] & padding_mask(np.array([6]), 6)[0, 0],
+        "The causal mask combined (and) with the length-6 padding mask":
+            causal_mask(6)[3] & padding_mask(np.array([6]), 6)[0, 0],
     }
     allowed = [text for text, row in candidates.items() if row[5]]
     assert len(allowed) == 1
@@ -307,7 +309,8 @@ def ch05_flipped_mask() -> str:
 def ch05_fully_masked() -> str:
     r = rng()
     mask = np.array([[True, True, False], [False, False, False]])
-    out, w = scaled_dot_product_attention(r.normal(size=(2, 4)), r.normal(size=(3, 4)), r.normal(size=(3, 2)), mask=mask)
+    q, k, v = r.normal(size=(2, 4)), r.normal(size=(3, 4)), r.normal(size=(3, 2))
+    out, w = scaled_dot_product_attention(q, k, v, mask=mask)
     assert np.all(w[1] == 0) and np.all(out[1] == 0) and np.isfinite(out).all()
     return "All-zero weights and a zero output"
 
@@ -701,7 +704,7 @@ def test_five_to_eight_questions_with_unique_ids(stem):
 def test_ids_are_unique_and_all_checked():
     ids = [q["id"] for _, q in ALL]
     assert len(ids) == len(set(ids))
-    assert set(ids) == set(CHECKS), f"unchecked: {set(ids) - set(CHECKS)}; checks without a question: {set(CHECKS) - set(ids)}"
+    assert set(ids) == set(CHECKS), f"unchecked: {set(ids) - set(CHECKS)}; unused checks: {set(CHECKS) - set(ids)}"
 
 
 @pytest.mark.parametrize(("stem", "q"), ALL, ids=[q["id"] for _, q in ALL])
@@ -733,7 +736,7 @@ def test_question_format(stem, q):
         answers = [a["answer"] for a in q["answers"]]
         assert len(set(answers)) == len(answers)
         for a in q["answers"]:
-            start = "Correct. " if a["correct"] else "Not quite: "
+            start = "Correct: " if a["correct"] else "Not quite: "
             assert a["feedback"].startswith(start) and len(a["feedback"]) > len(start) + 10, (q["id"], a)
             assert "\n" not in a["feedback"], "feedback is one line"
     else:
@@ -748,7 +751,7 @@ def test_question_format(stem, q):
         for wrong in values[1:]:  # a wrong value must not be accepted as the right one after rounding
             assert not jq_equal(wrong, values[0], precision), (q["id"], wrong)
         for a in q["answers"]:
-            assert a["feedback"].startswith("Correct. " if a.get("correct") else "Not quite: ")
+            assert a["feedback"].startswith("Correct: " if a.get("correct") else "Not quite: ")
 
 
 def test_quiz_questions_drop_course_only_keys():

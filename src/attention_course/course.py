@@ -99,6 +99,7 @@ def quiz_questions(stem: str) -> list[dict[str, Any]]:
 # jupyterquiz 2.9.6.4 loads MathJax 3 from a CDN when the page's MathJax has no `typeset` yet. The course
 # never wants that (the book serves its own MathJax, and the questions contain no math): drop that branch.
 _CDN_FALLBACK = re.compile(r"console\.log\('WARNING: Trying to force load MathJax 3'\);.*?\}\)\(\);", re.DOTALL)
+_MATHJAX_CHECK = re.compile(r"typeof MathJax !==? 'undefined'")
 # Darker Okabe-Ito bluish green and vermillion: distinguishable with colour-blindness, readable with white
 # text (contrast above 4.5:1); the feedback text also starts with "Correct" or "Not quite".
 QUIZ_COLOURS = {"--jq-correct-color": "#007a5a", "--jq-incorrect-color": "#b34700"}
@@ -123,10 +124,13 @@ def quiz_outputs(questions: list[dict[str, Any]], div_id: str) -> tuple[str, str
         "--jq-numeric-input-shadow": "#999999", "--jq-string-bg": "#4c1a57", "--jq-text-color": "#fafafa",
         "--jq-link-color": "#9abafa", **QUIZ_COLOURS,
     }
-    html += build_styles(div_id, colours)
+    html += build_styles(div_id, colours) + "</div>"  # jupyterquiz leaves the container open
     script, replaced = _CDN_FALLBACK.subn("/* attention_course: never load MathJax from a CDN */",
                                           build_script(prefix, static, url, div_id, True))
-    if replaced != 2 or "://" in script:
+    # Typeset only with a loaded MathJax: a page whose MathJax is still a configuration object (no version)
+    # made jupyterquiz throw "Cannot read properties of undefined" on every click.
+    script, guarded = _MATHJAX_CHECK.subn(r"\g<0> && typeof MathJax.version == 'string'", script)
+    if replaced != 2 or guarded != 6 or "://" in script:
         raise RuntimeError("jupyterquiz's script changed (expected jupyterquiz 2.9.6.4): it may load from the "
                            "network; update attention_course.course.quiz_outputs")
     return html, script
