@@ -49,8 +49,11 @@ lint:
 unit:
 	$(call pytest_ok,tests)
 
+# Every notebook re-runs in a fresh kernel; the JUnit report gives each notebook's time.
 notebooks:
-	$(call pytest_ok,--nbval-lax -p no:cacheprovider notebooks)
+	@mkdir -p _build
+	$(call pytest_ok,--nbval-lax -p no:cacheprovider --junitxml=_build/nbval-junit.xml notebooks)
+	$(PY) scripts/notebook_times.py _build/nbval-junit.xml
 
 test-only: lint unit notebooks book-only
 

@@ -4,20 +4,40 @@ Each module holds one concept; the chapters build every idea by hand first and t
 that the function here gives the same numbers.
 """
 
-from . import exercises
+from . import exercises, training
 from .attention import scaled_dot_product_attention, softmax
-from .blocks import feed_forward, gelu, layer_norm
+from .blocks import TransformerBlock, feed_forward, gelu, layer_norm
 from .heads import MultiHeadAttention, merge_heads, multi_head_attention, split_heads
 from .masks import causal_mask, padding_mask
 from .plotting import attention_table, plot_attention
+from .positions import (
+    apply_rope,
+    rope_angles,
+    sinusoidal_frequencies,
+    sinusoidal_positional_encoding,
+    sinusoidal_shift_matrix,
+)
+from .scaling import (
+    SaturationStats,
+    dot_product_variance,
+    entropy,
+    random_dot_products,
+    random_scores,
+    saturation_stats,
+    softmax_jacobian,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MultiHeadAttention",
+    "SaturationStats",
     "attention_table",
     "causal_mask",
+    "dot_product_variance",
+    "entropy",
     "exercises",
+    "training",
     "feed_forward",
     "gelu",
     "layer_norm",
@@ -25,7 +45,18 @@ __all__ = [
     "multi_head_attention",
     "padding_mask",
     "plot_attention",
+    "random_dot_products",
+    "random_scores",
+    "saturation_stats",
     "scaled_dot_product_attention",
     "softmax",
+    "softmax_jacobian",
     "split_heads",
+    # positions and the Transformer block (chapters 7-9)
+    "TransformerBlock",
+    "apply_rope",
+    "rope_angles",
+    "sinusoidal_frequencies",
+    "sinusoidal_positional_encoding",
+    "sinusoidal_shift_matrix",
 ]

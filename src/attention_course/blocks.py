@@ -1,4 +1,4 @@
-"""The pieces of a Transformer block around attention: layer norm, GELU, feed-forward."""
+"""The pieces of a Transformer block around attention: layer norm, GELU, feed-forward, and the block."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 from scipy.special import erf
 
-from .checks import as_float_array, check_finite, check_scalar
+from .checks import as_float_array, check_finite, check_positive_int, check_scalar
+from .heads import MultiHeadAttention
 
-__all__ = ["layer_norm", "gelu", "feed_forward"]
+__all__ = ["layer_norm", "gelu", "feed_forward", "TransformerBlock"]
 
 
 def layer_norm(x: Any, gamma: Any, beta: Any, eps: float = 1e-5) -> np.ndarray:
@@ -62,3 +63,129 @@ def feed_forward(x: Any, w_1: Any, b_1: Any, w_2: Any, b_2: Any) -> np.ndarray:
     if b_2.shape != (d_model,):
         raise ValueError(f"b_2 must have shape ({d_model},), got {b_2.shape}")
     return gelu(x @ w_1 + b_1) @ w_2 + b_2
+
+
+class TransformerBlock:
+    """One Transformer layer: self-attention, optional cross-attention, feed-forward, each with a
+    residual connection and a layer norm; parameters drawn from a seeded `rng`.
+
+    - encoder block: `TransformerBlock(d_model, num_heads, d_ff, rng)`;
+    - causal decoder block (GPT): `causal=True`;
+    - decoder block of an encoder-decoder (T5, the original Transformer): `causal=True,
+      cross_attention=True`, called with the encoder output as `memory`.
+
+    Pre-norm (`norm_first=True`, the default, as in GPT-2 and most models since) computes
+    `x = x + sublayer(layer_norm(x))`; post-norm (`norm_first=False`, the 2017 paper, BERT) computes
+    `x = layer_norm(x + sublayer(x))`. There is no dropout: the blocks of this course are for
+    inference and for understanding; chapter 9 explains where dropout would go.
+    The sub-layers map onto PyTorch's `nn.TransformerEncoderLayer` / `nn.TransformerDecoderLayer`
+    (norm1/2/3 = ln1/2/3 here) with weights transposed.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, rng: np.random.Generator, *,
+                 causal: bool = False, cross_attention: bool = False, norm_first: bool = True,
+                 eps: float = 1e-5, dtype: Any = np.float64) -> None:
+        """Attention weights as in `MultiHeadAttention`; w_1: (d_model, d_ff), w_2: (d_ff, d_model)
+        uniform in +-1/sqrt(fan_in); biases 0; layer norms gamma = 1, beta = 0."""
+        d_model = check_positive_int(d_model, "d_model")
+        d_ff = check_positive_int(d_ff, "d_ff")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
+            )
+        self.d_model, self.num_heads, self.d_ff = d_model, num_heads, d_ff
+        self.causal, self.norm_first = bool(causal), bool(norm_first)
+        self.eps = check_scalar(eps, "eps", positive=True)
+        self.self_attn = MultiHeadAttention(d_model, num_heads, rng, dtype=dtype)
+        self.cross_attn = (
+            MultiHeadAttention(d_model, num_heads, rng, dtype=dtype) if cross_attention else None
+        )
+        self.params: dict[str, np.ndarray] = {}
+        for i in (1, 2, 3) if cross_attention else (1, 2):
+            self.params[f"ln{i}_gamma"] = np.ones(d_model, dtype=dtype)
+            self.params[f"ln{i}_beta"] = np.zeros(d_model, dtype=dtype)
+        b1, b2 = 1.0 / math.sqrt(d_model), 1.0 / math.sqrt(d_ff)
+        self.params["w_1"] = rng.uniform(-b1, b1, size=(d_model, d_ff)).astype(dtype)
+        self.params["b_1"] = np.zeros(d_ff, dtype=dtype)
+        self.params["w_2"] = rng.uniform(-b2, b2, size=(d_ff, d_model)).astype(dtype)
+        self.params["b_2"] = np.zeros(d_model, dtype=dtype)
+
+    def _norm(self, x: np.ndarray, i: int) -> np.ndarray:
+        """Layer norm number i (1 = self-attention, 2 = cross-attention or feed-forward, last = FFN)."""
+        return layer_norm(x, self.params[f"ln{i}_gamma"], self.params[f"ln{i}_beta"], self.eps)
+
+    def _sublayer(self, x: np.ndarray, i: int, fn: Any) -> np.ndarray:
+        """Residual connection around fn with layer norm i, before (pre-norm) or after (post-norm)."""
+        if self.norm_first:
+            return x + fn(self._norm(x, i))
+        return self._norm(x + fn(x), i)
+
+    def _check_inputs(self, x: Any, memory: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Check x: (..., n, d_model) and memory: (..., n_mem, d_model) against this block."""
+        x = as_float_array(x, "x")
+        if x.ndim < 2 or x.shape[-1] != self.d_model:
+            raise ValueError(
+                f"x must have shape (..., n, d_model) with d_model={self.d_model}, got shape {x.shape}"
+            )
+        check_finite(x, "x")
+        if self.cross_attn is None:
+            if memory is not None:
+                raise ValueError(
+                    f"this block has no cross-attention, but memory with shape {np.shape(memory)} was "
+                    "given; build it with cross_attention=True"
+                )
+            return x, None
+        if memory is None:
+            raise ValueError(
+                f"this block has cross-attention and needs memory (..., n_mem, d_model={self.d_model}), "
+                f"the encoder output, for x with shape {x.shape}"
+            )
+        memory = as_float_array(memory, "memory")
+        if memory.ndim != x.ndim or memory.shape[-1] != self.d_model or memory.shape[:-2] != x.shape[:-2]:
+            raise ValueError(
+                f"memory must have shape (..., n_mem, d_model) with the batch dimensions of x and "
+                f"d_model={self.d_model}: x has shape {x.shape}, memory has shape {memory.shape}"
+            )
+        check_finite(memory, "memory")
+        return x, memory
+
+    def __call__(self, x: Any, memory: Any = None, mask: Any = None,
+                 memory_mask: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Apply the block to x: (..., n, d_model); returns (output (..., n, d_model), weights).
+
+        weights["self"]: (..., num_heads, n, n); with cross-attention also
+        weights["cross"]: (..., num_heads, n, n_mem). memory: (..., n_mem, d_model), the encoder
+        output (cross-attention blocks only). mask: boolean, broadcastable to (..., n, n), True = may
+        attend, combined with the causal mask if the block is causal. memory_mask: the same for the
+        cross-attention scores (..., n, n_mem), e.g. a padding mask of the source.
+        """
+        x, memory = self._check_inputs(x, memory)
+        weights: dict[str, np.ndarray] = {}
+
+        def self_attention(h: np.ndarray) -> np.ndarray:
+            out, weights["self"] = self.self_attn(h, h, mask=mask, causal=self.causal)
+            return out
+
+        def cross_attention(h: np.ndarray) -> np.ndarray:
+            # Queries from the decoder (h), keys and values from the encoder output (memory).
+            assert self.cross_attn is not None
+            out, weights["cross"] = self.cross_attn(h, memory, mask=memory_mask)
+            return out
+
+        def ffn(h: np.ndarray) -> np.ndarray:
+            p = self.params
+            return feed_forward(h, p["w_1"], p["b_1"], p["w_2"], p["b_2"])
+
+        x = self._sublayer(x, 1, self_attention)
+        if self.cross_attn is not None:
+            x = self._sublayer(x, 2, cross_attention)
+            x = self._sublayer(x, 3, ffn)
+        else:
+            x = self._sublayer(x, 2, ffn)
+        return x, weights
+
+    @property
+    def num_parameters(self) -> int:
+        """Number of trainable numbers in the block (attention, feed-forward, layer norms)."""
+        total = sum(p.size for p in self.params.values()) + self.self_attn.num_parameters
+        return total + (self.cross_attn.num_parameters if self.cross_attn is not None else 0)

@@ -1,0 +1,51 @@
+"""Training attention by hand: backward passes, gradient checks, Adam, toy tasks, a tiny model.
+
+Everything here is numpy only; chapter 10 ("Watch attention learn") builds each piece by hand
+and checks it against these functions.
+"""
+
+from .grad import (
+    IGNORE_INDEX,
+    attention_backward,
+    cross_entropy,
+    cross_entropy_backward,
+    embedding_backward,
+    gelu_backward,
+    gradient_check,
+    layer_norm_backward,
+    linear_backward,
+    log_softmax,
+    numerical_gradient,
+    softmax_backward,
+    softmax_jacobian,
+)
+from .loop import Evaluation, History, evaluate, train
+from .model import TinyAttentionModel
+from .optim import Adam
+from .tasks import heldout_split, retrieval_task, reversal_task, sorting_task
+
+__all__ = [
+    "IGNORE_INDEX",
+    "Adam",
+    "Evaluation",
+    "History",
+    "TinyAttentionModel",
+    "attention_backward",
+    "cross_entropy",
+    "cross_entropy_backward",
+    "embedding_backward",
+    "evaluate",
+    "gelu_backward",
+    "gradient_check",
+    "heldout_split",
+    "layer_norm_backward",
+    "linear_backward",
+    "log_softmax",
+    "numerical_gradient",
+    "retrieval_task",
+    "reversal_task",
+    "softmax_backward",
+    "softmax_jacobian",
+    "sorting_task",
+    "train",
+]

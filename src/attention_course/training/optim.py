@@ -1,0 +1,80 @@
+"""Adam: gradient descent with a per-parameter step size, as in Kingma & Ba (2015).
+
+Parameters and gradients are dicts of named numpy arrays, {"w_q": array, ...}; `step` updates
+the parameter arrays in place, so a model holding the same dict sees the new values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..checks import check_finite, check_scalar
+
+__all__ = ["Adam"]
+
+
+class Adam:
+    """Adam with bias correction and optional decoupled weight decay (AdamW style).
+
+    For every parameter p with gradient g, at step t = 1, 2, ...:
+        m = beta1 m + (1 - beta1) g          (running mean of gradients)
+        v = beta2 v + (1 - beta2) g^2        (running mean of squared gradients)
+        p -= lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+    The divisions by (1 - beta^t) undo the bias of m and v towards their zero start, which
+    would otherwise make the first steps tiny. With weight_decay > 0, p also shrinks by
+    lr * weight_decay * p each step, *decoupled* from the gradient (Loshchilov & Hutter's AdamW),
+    not added to g (which Adam's scaling would undo for parameters with large gradients).
+    """
+
+    def __init__(self, params: dict[str, np.ndarray], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        """Keep references to params (a dict of float arrays) and zero moment estimates for each."""
+        if not isinstance(params, dict) or not params:
+            raise TypeError(f"params must be a non-empty dict of named numpy arrays, got {type(params).__name__}")
+        for name, p in params.items():
+            if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
+                raise TypeError(f"param {name!r} must be a float numpy array (updated in place), got "
+                                f"{type(p).__name__} {getattr(p, 'dtype', '')}")
+        self.lr = check_scalar(lr, "lr", positive=True)
+        b1, b2 = (check_scalar(b, name) for b, name in zip(betas, ("betas[0]", "betas[1]"), strict=True))
+        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+            raise ValueError(f"betas must lie in [0, 1), got {betas}")
+        self.betas = (b1, b2)
+        self.eps = check_scalar(eps, "eps", positive=True)
+        self.weight_decay = check_scalar(weight_decay, "weight_decay")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.params = params
+        self.m = {name: np.zeros_like(p) for name, p in params.items()}
+        self.v = {name: np.zeros_like(p) for name, p in params.items()}
+        self.t = 0
+
+    def step(self, grads: dict[str, Any]) -> None:
+        """Apply one update from grads, a dict with the same names and shapes as params."""
+        if set(grads) != set(self.params):
+            missing, extra = set(self.params) - set(grads), set(grads) - set(self.params)
+            raise ValueError(f"grads must have the same names as params: missing {sorted(missing)}, "
+                             f"unexpected {sorted(extra)}")
+        for name, p in self.params.items():
+            g = np.asarray(grads[name])
+            if g.shape != p.shape:
+                raise ValueError(f"gradient {name!r} has shape {g.shape} but the parameter has shape {p.shape}")
+            check_finite(g, f"gradient {name!r}")
+        self.t += 1
+        b1, b2 = self.betas
+        # Python floats keep float32 parameters float32.
+        step_size = self.lr / (1.0 - b1 ** self.t)
+        v_correction = 1.0 / math.sqrt(1.0 - b2 ** self.t)
+        for name, p in self.params.items():
+            g, m, v = grads[name], self.m[name], self.v[name]
+            m *= b1
+            m += (1.0 - b1) * g
+            v *= b2
+            v += (1.0 - b2) * (g * g)
+            if self.weight_decay:
+                p -= (self.lr * self.weight_decay) * p
+            p -= step_size * m / (np.sqrt(v) * v_correction + self.eps)
