@@ -196,3 +196,20 @@ def test_learning_path_directive_links_only_chapters_in_the_build(tmp_path):
     assert re.search(r'href="notebooks/03_query_key_value.html"><span class="doc">ch. 3', rows[2])
     assert "<code" in table  # outcomes are parsed as inline markdown
     assert "3 of 12 chapters" in html
+
+
+def test_config_registers_the_extension_once_without_duplicate_keys():
+    """Two branches adding `local_extensions:` blocks merge silently into duplicate YAML keys (the last wins)."""
+    yaml = pytest.importorskip("yaml")
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+            duplicates = sorted({k for k in keys if keys.count(k) > 1})
+            assert not duplicates, f"_config.yml line {node.start_mark.line + 1}: duplicate keys {duplicates}"
+            return super().construct_mapping(node, deep=deep)
+
+    config = yaml.load((ROOT / "_config.yml").read_text(encoding="utf-8"), Loader=StrictLoader)
+    assert config["sphinx"]["local_extensions"]["learning_path"] == "book/_ext"
+    assert (ROOT / "book" / "_ext" / "learning_path.py").exists()
+    assert "```{learning-path}" in (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
