@@ -1,5 +1,5 @@
 # One-command entry points. `make book` and `make test` each create .venv on first use.
-# PYTHON must be Python 3.10+ with the venv module.
+# PYTHON must be Python 3.11+ with the venv module (numpy 2.4, scipy 1.17 and matplotlib 3.11 need it).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -12,12 +12,14 @@ define pytest_ok
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 endef
 
-.PHONY: help setup setup-dev book book-only test test-only lint unit notebooks browser bench clean
+.PHONY: help setup setup-dev assets book book-only test test-only lint unit notebooks browser bench clean
 
 help:
 	@echo "make book   set up $(VENV) and build the book into _build/html (open _build/html/index.html)"
 	@echo "make test   set up $(VENV) with dev tools, then lint, unit tests, notebooks, book build (-W)"
 	@echo "make bench  run the benchmarks (prints speed and memory ratios against targets)"
+	@echo "make assets fetch MathJax, require.js and the widget manager from npm into _vendor/ (book-only does it)"
+	@echo "make browser  check every built page in headless Chromium (needs /usr/bin/chromium and npm)"
 
 $(VENV)/.book-installed: requirements.txt requirements-model.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,21 +35,29 @@ $(VENV)/.dev-installed: $(VENV)/.book-installed requirements-dev.txt
 setup: $(VENV)/.book-installed
 setup-dev: $(VENV)/.dev-installed
 
+# The pages' JavaScript (MathJax 3, require.js, the ipywidgets manager) comes from the npm registry,
+# pinned and integrity-checked, into _vendor/ (not committed); nothing is loaded from a CDN.
+# Idempotent: it returns at once when _vendor/ is up to date.
+assets:
+	$(PYTHON) scripts/fetch_assets.py
+
 # A clean build: incremental builds skip copying static files when no source changed.
-book-only:
+# MPLBACKEND is unset for the build: with MPLBACKEND=Agg (as in .ci/run) the kernels would not use
+# matplotlib's inline backend, plt.show() would display nothing and every figure would vanish.
+book-only: assets
 	rm -rf _build
-	$(BIN)/jupyter-book build -W --keep-going .
+	env -u MPLBACKEND $(BIN)/jupyter-book build -W --keep-going .
 	@echo "The book is built: open _build/html/index.html"
 
 book: setup
 	@$(MAKE) --no-print-directory book-only
 
 lint:
-	$(BIN)/ruff check $(wildcard src tests benchmarks scripts notebooks)
+	$(BIN)/ruff check $(wildcard src tests benchmarks scripts notebooks book/_ext)
 	$(BIN)/mypy
 
 unit:
-	$(call pytest_ok,tests)
+	$(call pytest_ok,tests --ignore=tests/browser)
 
 # Every notebook re-runs in a fresh kernel; the JUnit report gives each notebook's time.
 notebooks:
@@ -55,7 +65,16 @@ notebooks:
 	$(call pytest_ok,--nbval-lax -p no:cacheprovider --junitxml=_build/nbval-junit.xml notebooks)
 	$(PY) scripts/notebook_times.py _build/nbval-junit.xml
 
-test-only: lint unit notebooks book-only
+# The browser test drives Debian's chromium with playwright-core (pinned in tests/browser/package-lock.json).
+tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Every page of the built book in a real browser (run after book-only), and no CDN in the HTML.
+browser: tests/browser/node_modules/.package-lock.json
+	$(call pytest_ok,-p no:cacheprovider tests/browser)
+
+test-only: lint unit notebooks book-only browser
 
 test: setup-dev
 	@$(MAKE) --no-print-directory test-only
@@ -64,4 +83,4 @@ bench: setup-dev
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf _build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf _build .pytest_cache .mypy_cache .ruff_cache _vendor

@@ -27,7 +27,7 @@ def add_plotly_where_needed(app: Sphinx, pagename: str, templatename: str, conte
 def plotly_source(confdir: Path) -> Path | None:
     """The plotly.js file to serve: the small cartesian bundle fetched by `make assets` if present,
     else the full bundle shipped inside the plotly Python package (the same plotly.js version)."""
-    vendored = confdir / "_vendor" / "plotly" / "plotly-cartesian.min.js"
+    vendored = confdir / "_vendor" / "_static" / PLOTLY_JS  # scripts/fetch_assets.py puts it here
     if vendored.is_file():
         return vendored
     try:

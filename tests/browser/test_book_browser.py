@@ -1,0 +1,133 @@
+"""The built book as a reader's browser meets it: every page of _build/html in headless Chromium.
+
+Run after the book build: `make browser` (part of `make test`). Needs /usr/bin/chromium (Debian's
+`chromium` package; `.ci/run` installs it) and `npm ci` in tests/browser (the Makefile does it).
+The page checks live in check_pages.mjs (Playwright); this file serves the book, runs it once for
+all pages, and turns what it saw into one test per page with readable messages.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+HERE = Path(__file__).resolve().parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SKIP_DIRS = {"_static", "_sources", "_images", "jupyter_execute", "reports", "_panels_static"}
+# Pages photographed for a human look (saved even when the checks pass).
+SCREENSHOT_PAGES = ["book/intro.html", "notebooks/01_attention_as_focus.html", "book/glossary.html"]
+# The only console errors allowed, both harmless and present in a stock Jupyter Book 1 build:
+# sphinx-thebe emits its inline config twice, and pydata-sphinx-theme logs an unset theme mode.
+ALLOWED_CONSOLE = [
+    "Identifier 'THEBE_JS_URL' has already been declared",
+    "Got invalid theme mode",
+]
+
+
+def book_pages() -> list[str]:
+    """Every HTML page of the built book, relative to _build/html (the root redirect excluded)."""
+    if not (HTML / "index.html").exists():
+        return []
+    return sorted(
+        p.relative_to(HTML).as_posix()
+        for p in HTML.rglob("*.html")
+        if not SKIP_DIRS & set(p.relative_to(HTML).parts[:-1]) and p.relative_to(HTML).as_posix() != "index.html"
+    )
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, dict[str, Any]]:
+    """Serve _build/html on a free local port and let Chromium visit every page once."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)")
+    if not (HERE / "node_modules" / "playwright-core").exists():
+        pytest.fail("playwright-core is not installed: run `npm ci` in tests/browser (make browser does)")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(HTML)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as job_file:
+            json.dump({
+                "base": f"http://127.0.0.1:{server.server_address[1]}/",
+                "pages": book_pages(),
+                "screenshots": {p: str(SCREENSHOTS / (Path(p).stem + ".png")) for p in SCREENSHOT_PAGES},
+                "profile": profile,
+                "chromium": CHROMIUM,
+            }, job_file)
+        run = subprocess.run(
+            ["node", str(HERE / "check_pages.mjs"), job_file.name],
+            capture_output=True, text=True, timeout=180, cwd=HERE,
+        )
+        if run.returncode != 0:
+            pytest.fail(f"check_pages.mjs failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
+        return json.loads(run.stdout)["pages"]
+    finally:
+        server.shutdown()
+        server.server_close()
+        os.unlink(job_file.name)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_book_is_built() -> None:
+    assert (HTML / "index.html").exists(), f"no book in {HTML}: run `make book-only` first"
+    assert len(book_pages()) >= 3, f"only {book_pages()} in {HTML}"
+
+
+@pytest.mark.parametrize("page", book_pages())
+def test_page(page: str, report: dict[str, dict[str, Any]]) -> None:
+    facts = report[page]
+    problems = []
+    errors = [m for m in facts["console"] if not any(ok in m for ok in ALLOWED_CONSOLE)]
+    if errors:
+        problems.append(f"console errors: {errors}")
+    if facts["external"]:
+        problems.append(f"requests to other hosts (the book must work offline): {sorted(set(facts['external']))}")
+    if facts["failed"] or facts["httpErrors"]:
+        problems.append(f"failed local requests: {facts['failed'] + facts['httpErrors']}")
+    if facts["untypeset"] or facts["rawMath"]:
+        problems.append(f"math not typeset: raw {facts['rawMath']} in the text; untypeset: {facts['untypeset'][:5]}")
+    if facts["mathNodes"] and not facts["mjx"]:
+        problems.append(f"{facts['mathNodes']} math elements but no MathJax output (mjx-container)")
+    if facts["texErrors"]:
+        problems.append(f"TeX errors in MathJax output: {facts['texErrors']}")
+    if facts["brokenImages"]:
+        problems.append(f"images that did not load: {facts['brokenImages']}")
+    if facts["imagesWithoutAlt"]:
+        problems.append(f"images without a meaningful alt text: {facts['imagesWithoutAlt']}")
+    if facts["tracebacks"]:
+        problems.append(f"Python tracebacks in outputs: {facts['tracebacks']}")
+    if facts["openSolutions"]:
+        problems.append(f"exercise solutions not collapsed: {facts['openSolutions']}")
+    if facts["widgetViews"] and facts["widgetsShown"] < facts["widgetViews"]:
+        problems.append(f"{facts['widgetViews']} widgets saved but {facts['widgetsShown']} shown")
+    if page.startswith("notebooks/"):
+        buttons = [("Colab", "colab.research.google.com"), ("Binder", "mybinder.org"), ("download", ".ipynb")]
+        for kind, pattern in buttons:
+            if not any(pattern in link for link in facts["launchLinks"]):
+                problems.append(f"no {kind} button (links seen: {facts['launchLinks']})")
+    if facts["copyButtons"] < facts["codeBlocks"]:
+        problems.append(f"{facts['codeBlocks']} code blocks but {facts['copyButtons']} copy buttons")
+    levels = facts["headings"]
+    if levels and (levels[0] != 1 or levels.count(1) != 1 or any(b > a + 1 for a, b in zip(levels, levels[1:]))):
+        problems.append(f"headings out of order (one h1 first, no skipped level): {levels}")
+    assert not problems, f"{page} ({facts['title']}):\n  " + "\n  ".join(problems)
