@@ -223,3 +223,67 @@ def test_sdpa_zero_length_sequences():
     assert out.shape == (0, 2) and w.shape == (0, 3)
     out, w = scaled_dot_product_attention(np.ones((2, 4)), np.zeros((0, 4)), np.zeros((0, 2)))
     np.testing.assert_array_equal(out, np.zeros((2, 2)))
+
+
+# ---- blocked evaluation and need_weights (added with the "attention at scale" chapter) -----
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("n_q, n_k", [(13, 11), (11, 13), (12, 12)])
+def test_sdpa_row_blocks_give_the_same_answer(monkeypatch, causal, n_q, n_k):
+    """Scores are processed in blocks of query rows (and, under causal, only up to the diagonal);
+    block edges must not change anything."""
+    import attention_course.attention as attention_module
+
+    rng = np.random.default_rng(8)
+    q = rng.normal(size=(2, 3, n_q, 8))
+    k = rng.normal(size=(2, 3, n_k, 8))
+    v = rng.normal(size=(2, 3, n_k, 5))
+    mask = rng.random((2, 1, n_q, n_k)) > 0.3
+    mask[0, 0, 4] = False  # one fully masked row
+    one_block = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal)
+    monkeypatch.setattr(attention_module, "_BLOCK_ELEMENTS", 3 * n_k)  # 3 rows per block
+    blocked = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal)
+    fast, _ = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, need_weights=False)
+    np.testing.assert_allclose(blocked[0], one_block[0], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(blocked[1], one_block[1], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(fast, one_block[0], rtol=1e-13, atol=1e-14)
+    ref_out, ref_w = naive_attention(q, k, v, allowed=mask & causal_mask(n_q, n_k) if causal else mask)
+    np.testing.assert_allclose(blocked[1], ref_w, atol=1e-12)
+    np.testing.assert_allclose(blocked[0], ref_out, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sdpa_need_weights_false_gives_same_output_and_none(dtype):
+    rng = np.random.default_rng(9)
+    q, k, v = (rng.normal(size=(2, 6, 4)).astype(dtype) for _ in range(3))
+    mask = np.ones((6, 6), dtype=bool)
+    mask[2] = False
+    out, w = scaled_dot_product_attention(q, k, v, mask=mask, causal=True)
+    out_fast, none = scaled_dot_product_attention(q, k, v, mask=mask, causal=True, need_weights=False)
+    assert none is None and out_fast.dtype == dtype
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(out_fast, out, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(out_fast[:, 2], 0.0)
+
+
+def test_sdpa_threaded_blocks_equal_serial():
+    """Large inputs are split over Python threads (BLAS pinned to 1); the answer must not change."""
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="threads are used only with threadpoolctl")
+    rng = np.random.default_rng(10)
+    q, k, v = (rng.normal(size=(4, 512, 16)).astype(np.float32) for _ in range(3))
+    mask = rng.random((4, 1, 512)) > 0.1
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        threaded = scaled_dot_product_attention(q, k, v, mask=mask, causal=True)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        serial = scaled_dot_product_attention(q, k, v, mask=mask, causal=True)
+    np.testing.assert_allclose(threaded[0], serial[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(threaded[1], serial[1], rtol=1e-6, atol=1e-7)
+    ref_out, _ = scaled_dot_product_attention(q[:1].astype(np.float64), k[:1].astype(np.float64),
+                                              v[:1].astype(np.float64), mask=mask[:1], causal=True)
+    np.testing.assert_allclose(threaded[0][:1], ref_out, atol=2e-6)
+    # Mid-sized work runs serially with BLAS pinned to one thread; same answer again.
+    small = (a[:1, :128] for a in (q, k, v))
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        pinned, _ = scaled_dot_product_attention(*small, need_weights=False)
+    reference = scaled_dot_product_attention(q[:1, :128], k[:1, :128], v[:1, :128])[0]
+    np.testing.assert_allclose(pinned, reference, rtol=1e-5, atol=1e-6)  # float32 rounding

@@ -139,3 +139,119 @@ def test_checker_does_not_let_the_answer_modify_hidden_cases():
         return x
 
     assert ex.check_softmax(mutating_softmax, verbose=False)
+
+
+# ---- checkers for the chapter 5, 6 and 13 exercises --------------------------------------------
+
+def window_by_indices(n, w):
+    i, j = np.indices((n, n))
+    return (j <= i) & (i - j < w)
+
+
+def window_by_bands(n, w):
+    return np.tril(np.ones((n, n), dtype=bool)) & ~np.tril(np.ones((n, n), dtype=bool), -w)
+
+
+def window_loop(n, w):
+    out = np.zeros((n, n), dtype=bool)
+    for i in range(n):
+        out[i, max(0, i - w + 1):i + 1] = True
+    return out
+
+
+def hf_convert_tril(attention_mask):
+    n = attention_mask.shape[1]
+    real = attention_mask.astype(bool)
+    return real[:, None, :] & np.tril(np.ones((n, n), dtype=bool)), np.logical_not(real)
+
+
+def hf_convert_package(attention_mask):
+    from attention_course import causal_mask
+    n = attention_mask.shape[1]
+    keys = (attention_mask == 1)[:, None, :]  # works for left and right padding
+    return keys & causal_mask(n), attention_mask == 0
+
+
+def jacobian_einsum(s):
+    eye = np.eye(s.shape[-1])
+    return np.einsum("...i,ij->...ij", s, eye) - np.einsum("...i,...j->...ij", s, s)
+
+
+def jacobian_finite_differences(s):
+    # The softmax of log(s) is s, so differentiate the softmax at x = log(s) numerically.
+    from attention_course import softmax
+    with np.errstate(divide="ignore"):
+        x = np.log(s)
+    x = np.where(np.isneginf(x), -50.0, x)
+    n, h = s.shape[-1], 1e-6
+    cols = [(softmax(x + h * np.eye(n)[j]) - softmax(x - h * np.eye(n)[j])) / (2 * h) for j in range(n)]
+    return np.stack(cols, axis=-1)
+
+
+GOOD_MORE = [
+    (ex.check_window_mask, window_by_indices),
+    (ex.check_window_mask, window_by_bands),
+    (ex.check_window_mask, window_loop),
+    (ex.check_hf_mask_conversion, hf_convert_tril),
+    (ex.check_hf_mask_conversion, hf_convert_package),
+    (ex.check_mha_parameter_count, lambda d_model, num_heads, bias=True: 4 * d_model * (d_model + bias)),
+    (ex.check_mha_parameter_count, lambda d_model, num_heads, bias=True: num_heads * 4 * d_model * (
+        d_model // num_heads) + (4 * d_model if bias else 0)),
+    (ex.check_softmax_jacobian, jacobian_einsum),
+    (ex.check_softmax_jacobian, jacobian_finite_differences),
+]
+
+BAD_MORE = [
+    (ex.check_window_mask, lambda n, w: ~window_loop(n, w), "polarity"),
+    (ex.check_window_mask, lambda n, w: window_loop(n, w + 1), "off by one"),
+    (ex.check_window_mask, lambda n, w: np.abs(np.subtract.outer(np.arange(n), np.arange(n))) < w, "causal"),
+    (ex.check_window_mask, lambda n, w: window_loop(n, w).T, "below the diagonal"),
+    (ex.check_hf_mask_conversion, lambda m: (hf_convert_tril(m)[0], m == 1), "key_padding_mask"),
+    (ex.check_hf_mask_conversion, lambda m: ((m == 1)[:, None, :] & np.ones((1, 1, 1), dtype=bool), m == 0),
+     "causal"),
+    (ex.check_hf_mask_conversion, lambda m: (
+        (m == 1)[:, :, None] & np.tril(np.ones((m.shape[1],) * 2, dtype=bool)), m == 0), "not queries"),
+    (ex.check_mha_parameter_count, lambda d_model, num_heads, bias=True: 4 * d_model**2, "bias vectors"),
+    (ex.check_mha_parameter_count, lambda d_model, num_heads, bias=True: 3 * d_model * (d_model + bias),
+     "output projection"),
+    (ex.check_mha_parameter_count, lambda d_model, num_heads, bias=True: num_heads * 4 * d_model * (
+        d_model + bias), "full-size"),
+    (ex.check_softmax_jacobian, lambda s: s[..., :, None] * np.eye(s.shape[-1]), "outer product"),
+    (ex.check_softmax_jacobian, lambda s: -jacobian_einsum(s), "sign"),
+    (ex.check_softmax_jacobian, lambda s: np.diag(s) - np.outer(s, s), None),
+]
+
+
+@pytest.mark.parametrize("checker, answer", GOOD_MORE)
+def test_new_checkers_accept_correct_answers(checker, answer):
+    result = checker(answer, verbose=False)
+    assert result, result.message
+    assert result.cases_run >= 4
+
+
+@pytest.mark.parametrize("checker, answer, hint", BAD_MORE)
+def test_new_checkers_reject_typical_mistakes_with_a_hint(checker, answer, hint):
+    with np.errstate(all="ignore"):
+        result = checker(answer, verbose=False)
+    assert not result
+    assert "✗" in result.message
+    if hint:
+        assert hint in result.message, result.message
+
+
+def test_window_checker_catches_a_mistake_only_visible_in_an_edge_case():
+    # Correct for w <= n but wrong once the window is longer than the sequence.
+    result = ex.check_window_mask(lambda n, w: window_loop(n, w) if w <= n else np.eye(n, dtype=bool),
+                                  verbose=False)
+    assert not result and "w > n" in result.message
+
+
+def test_hf_checker_catches_right_padding_only_answers():
+    # padding_mask(lengths, n) assumes right padding: left-padded rows come out wrong.
+    from attention_course import causal_mask, padding_mask
+
+    def right_padding_only(m):
+        return padding_mask(m.sum(axis=1), m.shape[1]) & causal_mask(m.shape[1]), m == 0
+
+    result = ex.check_hf_mask_conversion(right_padding_only, verbose=False)
+    assert not result and "left padding" in result.message

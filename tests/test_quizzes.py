@@ -19,14 +19,22 @@ import pytest
 
 from attention_course import (
     MultiHeadAttention,
+    apply_rope,
     causal_mask,
     feed_forward,
+    flash_attention,
     gelu,
+    grouped_query_attention,
+    kv_cache_bytes,
     layer_norm,
     multi_head_attention,
+    online_softmax,
     padding_mask,
     scaled_dot_product_attention,
+    sinusoidal_positional_encoding,
+    sinusoidal_shift_matrix,
     softmax,
+    softmax_jacobian,
     split_heads,
 )
 from attention_course.course import learning_path, quiz_outputs, quiz_questions
@@ -58,7 +66,7 @@ def jq_equal(submitted: float, value: float, precision: int | None) -> bool:
     return float(f"{submitted:.{precision - 1}e}") == float(f"{value:.{precision - 1}e}")
 
 
-def softmax_jacobian(p: np.ndarray) -> np.ndarray:
+def jacobian_by_hand(p: np.ndarray) -> np.ndarray:
     """J[i, j] = d p_i / d s_j = p_i (delta_ij - p_j) for p = softmax(s): (n,) -> (n, n)."""
     return np.diag(p) - np.outer(p, p)
 
@@ -73,7 +81,7 @@ def numerical_grad(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1
     return grad
 
 
-def sinusoidal(positions: np.ndarray, d_model: int) -> np.ndarray:
+def sinusoidal_by_hand(positions: np.ndarray, d_model: int) -> np.ndarray:
     """Sinusoidal encoding (Vaswani et al.): entries 2i = sin(p w_i), 2i+1 = cos(p w_i): (n,) -> (n, d_model)."""
     omega = 1.0 / 10000 ** (np.arange(0, d_model, 2) / d_model)
     angles = positions[:, None] * omega[None, :]
@@ -82,7 +90,7 @@ def sinusoidal(positions: np.ndarray, d_model: int) -> np.ndarray:
     return pe
 
 
-def rope(x: np.ndarray, position: float) -> np.ndarray:
+def rope_by_hand(x: np.ndarray, position: float) -> np.ndarray:
     """Rotate consecutive pairs of x: (d,) by angles position * w_i (rotary position embedding)."""
     d = x.shape[-1]
     omega = 1.0 / 10000 ** (np.arange(0, d, 2) / d)
@@ -91,6 +99,20 @@ def rope(x: np.ndarray, position: float) -> np.ndarray:
     out[0::2] = x[0::2] * cos - x[1::2] * sin
     out[1::2] = x[0::2] * sin + x[1::2] * cos
     return out
+
+
+def rope(x: np.ndarray, position: int) -> np.ndarray:
+    """The package's RoPE of one vector x: (d,) at an integer position, checked against the formula."""
+    rotated = apply_rope(x[None, :], np.array([position]))[0]
+    np.testing.assert_allclose(rotated, rope_by_hand(x, position), atol=1e-12)
+    return rotated
+
+
+def sinusoidal(positions: np.ndarray, d_model: int) -> np.ndarray:
+    """Sinusoidal encodings of integer positions (the package's), checked against the formula."""
+    table = sinusoidal_positional_encoding(int(positions.max()) + 1, d_model)[positions.astype(int)]
+    np.testing.assert_allclose(table, sinusoidal_by_hand(positions, d_model), atol=1e-12)
+    return table
 
 
 def matmul_flops(a_shape: tuple[int, int], b_shape: tuple[int, int]) -> int:
@@ -255,6 +277,7 @@ def ch04_std_growth() -> float:
 def ch04_jacobian_entry() -> float:
     p = softmax([0.0, 0.0])
     jac = softmax_jacobian(p)
+    np.testing.assert_allclose(jac, jacobian_by_hand(p))
     np.testing.assert_allclose(jac[0], numerical_grad(lambda s: float(softmax(s)[0]), np.zeros(2)), atol=1e-8)
     return float(jac[0, 0])
 
@@ -415,7 +438,7 @@ def ch08_pe_zero() -> float:
 
 
 def ch08_wavelength() -> float:
-    pe = sinusoidal(np.arange(0, 50, 0.001), 8)[:, 0]  # sin(p w_0), w_0 = 1 for any d_model, sampled finely
+    pe = sinusoidal_by_hand(np.arange(0, 50, 0.001), 8)[:, 0]  # sin(p w_0), w_0 = 1 for any d_model, sampled finely
     crossings = np.where((pe[:-1] < 0) & (pe[1:] >= 0))[0] * 0.001  # upward zero crossings
     assert abs(np.diff(crossings).mean() - 2 * math.pi) < 1e-2
     return 2 * math.pi
@@ -428,8 +451,9 @@ def ch08_shift() -> str:
     for i, w in enumerate(omega):
         c, s = math.cos(k * w), math.sin(k * w)
         shift[2 * i:2 * i + 2, 2 * i:2 * i + 2] = [[c, -s], [s, c]]
-    positions = np.arange(20.0)
+    positions = np.arange(20)
     np.testing.assert_allclose(sinusoidal(positions, d) @ shift, sinusoidal(positions + k, d), atol=1e-12)
+    np.testing.assert_allclose(sinusoidal_shift_matrix(k, d), shift, atol=1e-12)
     return "With a fixed linear map (a rotation of each sine-cosine pair) that depends only on k"
 
 
@@ -631,11 +655,19 @@ def ch12_double_n() -> float:
 
 
 def ch12_kv_cache() -> float:
-    return kv_cache_gib(KV["heads"])
+    package = kv_cache_bytes(KV["layers"], KV["heads"], KV["d_head"], KV["tokens"], itemsize=2) / 2**30
+    assert package == kv_cache_gib(KV["heads"])
+    return package
 
 
 def ch12_gqa() -> float:
-    return kv_cache_gib(8)
+    r = rng()
+    q, k, v = r.normal(size=(1, 32, 5, 4)), r.normal(size=(1, 8, 5, 4)), r.normal(size=(1, 8, 5, 4))
+    out, _ = grouped_query_attention(q, k, v)  # 32 query heads share 8 key-value heads: only those are cached
+    assert out.shape == (1, 32, 5, 4)
+    package = kv_cache_bytes(KV["layers"], 8, KV["d_head"], KV["tokens"], itemsize=2) / 2**30
+    assert package == kv_cache_gib(8)
+    return package
 
 
 def ch12_online_softmax() -> str:
@@ -646,6 +678,7 @@ def ch12_online_softmax() -> str:
         total = total * math.exp(m - m_new) + np.exp(block - m_new).sum()
         m = m_new
     np.testing.assert_allclose(np.exp(scores - m) / total, softmax(scores))
+    np.testing.assert_allclose(online_softmax(scores, block_size=8), softmax(scores))
     return "It is multiplied by exp(m - m') before the new block's terms are added"
 
 
@@ -664,6 +697,7 @@ def ch12_flash() -> str:
             m = m_new
         out[i:i + block] = acc / total[:, None]
     np.testing.assert_allclose(out, scaled_dot_product_attention(q, k, v)[0], atol=1e-12)
+    np.testing.assert_allclose(flash_attention(q, k, v, block_size=block), out, atol=1e-12)
     return "It never stores the n × n weights, so memory grows like n; the FLOPs and the result stay the same"
 
 
@@ -677,6 +711,65 @@ def ch12_kv_step() -> str:
     np.testing.assert_allclose(earlier, full[:-1])  # nothing earlier changes
     return "The new token's query, key and value; the earlier keys and values are read from the cache"
 
+
+
+# ---------------------------------------------------------------- chapter 13
+def ch13_dropout_row() -> float:
+    weights, keep, p = np.array([0.7, 0.3]), np.array([False, True]), 0.5
+    dropped = weights * keep / (1 - p)  # inverted dropout, as in the chapter
+    draws = np.random.default_rng(0).random((200_000, 2)) >= p
+    assert abs((weights * draws / (1 - p)).sum(axis=1).mean() - 1) < 0.01  # 1 on average only
+    return float(dropped.sum())
+
+
+def ch13_float16() -> str:
+    with np.errstate(over="ignore"):
+        stored = np.float16(-1e9)
+    assert np.isneginf(stored) and np.finfo(np.float16).max == 65504
+    return "-inf"
+
+
+def ch13_head_scale() -> float:
+    r, d_model, h = rng(), 512, 8
+    x = r.normal(size=(6, d_model)) * 0.1
+    w = {f"w_{n}": r.normal(size=(d_model, d_model)) / math.sqrt(d_model) for n in "qkvo"}
+    _, weights = multi_head_attention(x, x, num_heads=h, **w)
+    q, k = split_heads(x @ w["w_q"], h), split_heads(x @ w["w_k"], h)
+    for scale in (1 / math.sqrt(d_model // h), 1 / math.sqrt(d_model)):
+        manual = softmax(q @ np.swapaxes(k, -1, -2) * scale)
+        assert np.allclose(manual, weights) == (scale == 1 / math.sqrt(64))
+    return math.sqrt(d_model // h)
+
+
+def ch13_contribution() -> str:
+    weights, values = np.array([0.9, 0.1]), np.array([[0.01, 0.0], [5.0, 0.0]])
+    contributions = weights[:, None] * values
+    np.testing.assert_allclose(contributions[:, 0], [0.009, 0.5])
+    return "B: it adds 0.5 to the output, A only 0.009"
+
+
+def ch13_same_output() -> str:
+    values = np.array([[1.0, 2.0], [1.0, 2.0], [-3.0, 0.5]])  # keys 0 and 1 carry the same value
+    a, b = np.array([0.8, 0.1, 0.1]), np.array([0.1, 0.8, 0.1])
+    np.testing.assert_allclose(a @ values, b @ values)
+    return "Yes: for example when two keys carry the same value, moving weight between them changes nothing"
+
+
+def ch13_mha_convention() -> str:
+    torch = pytest.importorskip("torch", reason="the check runs PyTorch's nn.MultiheadAttention")
+    torch.manual_seed(0)
+    layer = torch.nn.MultiheadAttention(embed_dim=4, num_heads=1, batch_first=True)
+    x = torch.randn(1, 3, 4)
+    future = ~causal_mask(3)  # True above the diagonal
+    _, w = layer(x, x, x, attn_mask=torch.tensor(future))
+    w = w[0].detach().numpy()
+    assert np.all(w[future] == 0) and np.all(w[~future] > 0)  # nn.MultiheadAttention blocked the True entries
+    mask = torch.tensor(causal_mask(3))  # the same causal rule in the SDPA convention: True = may attend
+    sdpa = torch.nn.functional.scaled_dot_product_attention(x, x, x, attn_mask=mask)
+    np.testing.assert_allclose(sdpa.numpy()[0], scaled_dot_product_attention(x.numpy()[0], x.numpy()[0],
+                                                                              x.numpy()[0], mask=causal_mask(3))[0],
+                               atol=1e-6)
+    return "Not allowed to attend: the opposite convention"
 
 CHECKS: dict[str, Callable[[], float | str]] = {
     name.replace("_", "-"): fn

@@ -7,7 +7,15 @@ that the function here gives the same numbers.
 from . import exercises, training
 from .attention import scaled_dot_product_attention, softmax
 from .blocks import TransformerBlock, feed_forward, gelu, layer_norm
-from .heads import MultiHeadAttention, merge_heads, multi_head_attention, split_heads
+from .flash import attention_tiles, flash_attention, online_softmax, online_softmax_trace
+from .heads import (
+    MultiHeadAttention,
+    grouped_query_attention,
+    merge_heads,
+    multi_head_attention,
+    split_heads,
+)
+from .kv_cache import KVCache, ToyDecoder, kv_cache_bytes
 from .masks import causal_mask, padding_mask
 from .plotting import attention_table, plot_attention
 from .positions import (
@@ -30,19 +38,27 @@ from .scaling import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "KVCache",
     "MultiHeadAttention",
     "SaturationStats",
+    "ToyDecoder",
     "attention_table",
+    "attention_tiles",
     "causal_mask",
     "dot_product_variance",
     "entropy",
     "exercises",
     "training",
     "feed_forward",
+    "flash_attention",
     "gelu",
+    "grouped_query_attention",
+    "kv_cache_bytes",
     "layer_norm",
     "merge_heads",
     "multi_head_attention",
+    "online_softmax",
+    "online_softmax_trace",
     "padding_mask",
     "plot_attention",
     "random_dot_products",

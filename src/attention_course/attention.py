@@ -1,14 +1,21 @@
 """Softmax and scaled dot-product attention: the heart of the course.
 
 `scaled_dot_product_attention` computes softmax(q k^T * scale + mask) v, with scale = 1/sqrt(d_k).
-It works in place on one (..., n_q, n_k) buffer, because every extra n x n temporary costs
-as much time as a pass of arithmetic (see benchmarks/).
+It works in place on the one (..., n_q, n_k) weights buffer it returns, because every extra n x n
+temporary costs as much time as a pass of arithmetic, and it walks that buffer in blocks of query
+rows small enough to stay in the CPU cache during the softmax passes. Under `causal`, keys after a
+block's last query are never computed. Large inputs are split over Python threads (see
+`_run_in_threads`). benchmarks/bench_sdpa.py compares it with PyTorch.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -85,6 +92,28 @@ def _check_qkv(q: Any, k: Any, v: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return q.astype(dtype, copy=False), k.astype(dtype, copy=False), v.astype(dtype, copy=False)
 
 
+# Rows of scores handled per step: 2**18 elements is 1 MiB in float32, so a block of scores
+# stays in the L2 cache through all the softmax passes instead of streaming from main memory.
+_BLOCK_ELEMENTS = 2**18
+
+
+@overload
+def scaled_dot_product_attention(
+    q: Any, k: Any, v: Any, mask: Any = ..., causal: bool = ..., scale: float | None = ...,
+    *, need_weights: Literal[True] = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def scaled_dot_product_attention(
+    q: Any, k: Any, v: Any, mask: Any = ..., causal: bool = ..., scale: float | None = ...,
+    *, need_weights: Literal[False],
+) -> tuple[np.ndarray, None]: ...
+@overload
+def scaled_dot_product_attention(
+    q: Any, k: Any, v: Any, mask: Any = ..., causal: bool = ..., scale: float | None = ...,
+    *, need_weights: bool = ...,
+) -> tuple[np.ndarray, np.ndarray | None]: ...
+
+
 def scaled_dot_product_attention(
     q: Any,
     k: Any,
@@ -92,18 +121,22 @@ def scaled_dot_product_attention(
     mask: Any = None,
     causal: bool = False,
     scale: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    *,
+    need_weights: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Attention softmax(q k^T * scale) v; returns (output (..., n_q, d_v), weights (..., n_q, n_k)).
 
     q: (..., n_q, d_k), k: (..., n_k, d_k), v: (..., n_k, d_v). mask: boolean, broadcastable to
     (..., n_q, n_k), True = may attend. causal: also apply `causal_mask(n_q, n_k)`.
     scale: defaults to 1/sqrt(d_k). A query whose keys are all masked gets zero weights and a zero
-    output, never NaN.
+    output, never NaN. need_weights=False returns (output, None) and skips normalising the
+    n_q x n_k weights (the (n_q, d_v) output is divided by the row sums instead), which is faster.
     """
     q, k, v = _check_qkv(q, k, v)
     n_q, d_k = q.shape[-2:]
-    n_k = k.shape[-2]
-    scores_shape = q.shape[:-2] + (n_q, n_k)
+    n_k, d_v = k.shape[-2], v.shape[-1]
+    batch = q.shape[:-2]
+    scores_shape = batch + (n_q, n_k)
     allowed = None if mask is None else check_mask(mask, scores_shape)
     if causal:
         tri = causal_mask(n_q, n_k)
@@ -111,9 +144,101 @@ def scaled_dot_product_attention(
     # A Python float keeps float32 scores float32 (a numpy float64 scalar would not).
     scale = 1.0 / math.sqrt(d_k) if scale is None else check_scalar(scale, "scale")
 
-    scores = q @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)
-    scores *= scale
-    if allowed is not None:
-        np.copyto(scores, -np.inf, where=~allowed)
-    weights = _softmax_inplace(scores, axis=-1)  # fully masked rows come back as zeros
-    return weights @ v, weights
+    out = np.zeros(batch + (n_q, d_v), dtype=q.dtype)
+    weights = np.empty(scores_shape, dtype=q.dtype) if need_weights else None
+    if n_q == 0 or n_k == 0:  # nothing to attend to: zero weights and zero output
+        return out, weights
+    # Scaling q (n_q x d_k numbers) is cheaper than scaling the scores (n_q x n_k).
+    q_scaled = q * scale
+    k_t = np.swapaxes(k, -1, -2)
+    # `blocked` is computed once at the mask's own (broadcastable) shape, then viewed per block.
+    blocked = None if allowed is None else np.broadcast_to(~allowed, scores_shape)
+    rows = max(1, min(n_q, _BLOCK_ELEMENTS // n_k))
+    jobs = [(idx, r0, min(n_q, r0 + rows)) for idx in np.ndindex(batch) for r0 in range(0, n_q, rows)]
+
+    def attend(part: list[tuple[tuple[int, ...], int, int]]) -> None:
+        """Fill out (and weights) for these blocks of query rows."""
+        scratch = None if weights is not None else np.empty(rows * n_k, dtype=q.dtype)
+        for idx, r0, r1 in part:
+            # Under `causal`, keys after this block's last query are masked for all its rows: their
+            # weights are exactly 0, so they are not computed at all (about half the work).
+            n_used = max(0, min(n_k, r1 + n_k - n_q)) if causal else n_k
+            if weights is not None:
+                # This block's scores, computed in place in the returned weights.
+                weights[idx][r0:r1, n_used:] = 0.0
+                s = weights[idx][r0:r1, :n_used]
+            else:
+                s = scratch[: (r1 - r0) * n_used].reshape(r1 - r0, n_used)  # type: ignore[index]
+            if n_used == 0:
+                continue  # every key is masked for these queries: zero weights, zero output
+            np.matmul(q_scaled[idx][r0:r1], k_t[idx][:, :n_used], out=s)
+            if blocked is not None:
+                np.copyto(s, -np.inf, where=blocked[idx][r0:r1, :n_used])
+            total = _exp_shifted_inplace(s)
+            o = out[idx][r0:r1]
+            if weights is not None:
+                s *= 1.0 / total
+                np.matmul(s, v[idx][:n_used], out=o)
+            else:
+                np.matmul(s, v[idx][:n_used], out=o)
+                o /= total
+
+    _run_in_threads(attend, jobs, work=math.prod(scores_shape))
+    return out, weights
+
+
+# Below this many scores, starting threads costs more than the second core saves.
+_PARALLEL_MIN_SCORES = 2**18
+# Below this, BLAS runs its small products on one thread anyway; skip the (~10 us) pinning.
+_PIN_MIN_SCORES = 2**14
+
+
+def _run_in_threads(fn: Callable[[list[Any]], None], jobs: list[Any], work: int) -> None:
+    """Run fn over the jobs, split across as many Python threads as numpy's BLAS may use.
+
+    numpy releases the GIL inside matmul and ufuncs, so two threads really run in parallel.
+    BLAS is pinned to one thread meanwhile: a multi-threaded BLAS call on small blocks spends
+    its time synchronising (and spin-waits badly when another process holds a core). Without
+    the optional `threadpoolctl` package, or when BLAS is limited to one thread, fn runs serially.
+    """
+    blas_threads = _blas_threads() if work >= _PIN_MIN_SCORES else 1
+    if blas_threads <= 1:
+        fn(jobs)
+        return
+    threads = min(blas_threads, len(jobs), os.cpu_count() or 1) if work >= _PARALLEL_MIN_SCORES else 1
+    with _threadpool_controller().limit(limits=1, user_api="blas"):
+        if threads <= 1:
+            fn(jobs)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(fn, [jobs[i::threads] for i in range(threads)]))  # list(): re-raise errors
+
+
+@functools.lru_cache(maxsize=1)
+def _threadpool_controller() -> Any:
+    """A threadpoolctl controller (created once: it scans the loaded libraries), or None."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def _blas_threads() -> int:
+    """How many threads numpy's BLAS is currently allowed to use (1 if unknown)."""
+    controller = _threadpool_controller()
+    if controller is None:
+        return 1
+    counts = [lib.num_threads for lib in controller.select(user_api="blas").lib_controllers]
+    return max(counts, default=1)
+
+
+def _exp_shifted_inplace(s: np.ndarray) -> np.ndarray:
+    """Overwrite s: (rows, n_k) with exp(s - row max) and return the row sums (rows, 1), zeros as 1."""
+    row_max = np.max(s, axis=-1, keepdims=True)
+    row_max[~np.isfinite(row_max)] = 0.0  # an all -inf row: exp(-inf) = 0 everywhere
+    np.subtract(s, row_max, out=s)
+    np.exp(s, out=s)
+    total = np.sum(s, axis=-1, keepdims=True)
+    total[total == 0] = 1.0  # only fully masked rows sum to 0; leave them as zeros
+    return total

@@ -19,6 +19,7 @@ from .attention import scaled_dot_product_attention, softmax
 from .blocks import gelu, layer_norm
 from .heads import merge_heads, split_heads
 from .masks import causal_mask, padding_mask
+from .scaling import softmax_jacobian
 
 __all__ = [
     "CheckResult",
@@ -28,6 +29,10 @@ __all__ = [
     "check_padding_mask",
     "check_split_heads",
     "check_merge_heads",
+    "check_window_mask",
+    "check_hf_mask_conversion",
+    "check_mha_parameter_count",
+    "check_softmax_jacobian",
     "check_layer_norm",
     "check_gelu",
 ]
@@ -271,6 +276,82 @@ def check_padding_mask(fn: Callable[[np.ndarray, int], np.ndarray], verbose: boo
     return _run("check_padding_mask", fn, _padding_cases(), hints, verbose=verbose)
 
 
+def _window_mask(n: int, w: int) -> np.ndarray:
+    """Sliding-window causal mask (n, n): query i may attend to keys i - w + 1, ..., i."""
+    i, j = np.arange(n)[:, None], np.arange(n)[None, :]
+    return (j <= i) & (j > i - w)
+
+
+def _window_cases() -> Iterator[Case]:
+    for n, w, what in ((6, 2, "the chapter's example"), (6, 6, "w = n: the causal mask"),
+                       (5, 1, "w = 1: each token sees only itself"), (4, 10, "w > n: the causal mask"),
+                       (1, 3, "a single token"), (7, 3, "n = 7, w = 3")):
+        yield Case(f"n = {n}, w = {w} ({what})", (n, w), _window_mask(n, w))
+
+
+def check_window_mask(fn: Callable[[int, int], np.ndarray], verbose: bool = True) -> CheckResult:
+    """Check fn(n, w) -> boolean (n, n), True where key j lies in the causal window i - w < j <= i."""
+    hints: list[Hint] = [
+        (lambda c: ~_window_mask(*c.args), "wrong polarity: in this course True means 'may attend'."),
+        (lambda c: _window_mask(c.args[0], c.args[1] + 1),
+         "off by one: the window holds w keys including the query's own, i - w + 1 <= j <= i "
+         "(so j > i - w, not j >= i - w)."),
+        (lambda c: _window_mask(c.args[0], c.args[1] - 1) if c.args[1] > 1 else None,
+         "off by one: the window holds w keys including the query's own, i - w + 1 <= j <= i."),
+        (lambda c: _window_mask(*c.args) | _window_mask(*c.args).T,
+         "the window is causal: keys after the query (j > i) stay hidden."),
+        (lambda c: _window_mask(*c.args).T, "query i is row i: it may see keys j <= i, below the diagonal."),
+    ]
+    return _run("check_window_mask", fn, _window_cases(), hints, verbose=verbose)
+
+
+def _hf_convert(attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hugging Face attention_mask (batch, n), 1 = real token -> (SDPA decoder mask, MHA key_padding_mask)."""
+    real = np.asarray(attention_mask) == 1
+    n = real.shape[-1]
+    return real[:, None, :] & causal_mask(n), ~real
+
+
+def _hf_cases() -> Iterator[Case]:
+    masks = [
+        ("the exercise: right padding", [[1, 1, 1, 0], [1, 1, 0, 0]]),
+        ("left padding (rows with nothing to attend to)", [[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]]),
+        ("no padding at all", [[1, 1, 1]]),
+        ("one token", [[1]]),
+    ]
+    for description, m in masks:
+        arr = np.array(m, dtype=np.int64)
+        yield Case(description, (arr,), _hf_convert(arr))
+
+
+def check_hf_mask_conversion(fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+                             verbose: bool = True) -> CheckResult:
+    """Check fn(attention_mask: (batch, n) ints, 1 = real) -> (sdpa_mask (batch, n, n), key_padding_mask (batch, n)).
+
+    sdpa_mask: boolean, True = may attend, padding and causal combined (a decoder);
+    key_padding_mask: boolean, True = ignore, as `torch.nn.MultiheadAttention` expects.
+    """
+    def swap(c: Case, sdpa: Any = None, kpm: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        good = _hf_convert(c.args[0])
+        return (good[0] if sdpa is None else sdpa, good[1] if kpm is None else kpm)
+
+    hints: list[Hint] = [
+        (lambda c: swap(c, kpm=~_hf_convert(c.args[0])[1]),
+         "key_padding_mask has the opposite polarity: True = ignore (padding), so it is attention_mask == 0."),
+        (lambda c: swap(c, sdpa=~_hf_convert(c.args[0])[0]),
+         "the SDPA mask uses True = may attend; do not flip it."),
+        (lambda c: swap(c, sdpa=np.broadcast_to((c.args[0] == 1)[:, None, :], _hf_convert(c.args[0])[0].shape)),
+         "a decoder also needs the causal mask: combine padding & causal_mask(n)."),
+        (lambda c: swap(c, sdpa=(c.args[0] == 1)[:, None, :]),
+         "a decoder also needs the causal mask: combine padding & causal_mask(n), shape (batch, n, n)."),
+        (lambda c: swap(c, sdpa=np.broadcast_to(causal_mask(c.args[0].shape[1]), _hf_convert(c.args[0])[0].shape)),
+         "the padding is missing: padded keys must be hidden too, (attention_mask == 1)[:, None, :]."),
+        (lambda c: swap(c, sdpa=(c.args[0] == 1)[:, :, None] & causal_mask(c.args[0].shape[1])),
+         "padding hides keys (columns), not queries (rows): use attention_mask[:, None, :], not [:, :, None]."),
+    ]
+    return _run("check_hf_mask_conversion", fn, _hf_cases(), hints, verbose=verbose)
+
+
 # ---- heads ----------------------------------------------------------------------------------
 
 def _split_cases() -> Iterator[Case]:
@@ -305,6 +386,64 @@ def check_merge_heads(fn: Callable[[np.ndarray], np.ndarray], verbose: bool = Tr
          "swap the heads and n axes back before the reshape, or tokens get mixed."),
     ]
     return _run("check_merge_heads", fn, _merge_cases(), hints, verbose=verbose)
+
+
+def _mha_parameters(d_model: int, num_heads: int, bias: bool = True) -> int:
+    """Parameters of one multi-head attention layer: four (d_model, d_model) weights, four biases."""
+    return 4 * d_model * d_model + (4 * d_model if bias else 0)
+
+
+def _parameter_cases() -> Iterator[Case]:
+    for d_model, heads, bias, what in ((768, 12, True, "BERT-base"), (512, 8, False, "base Transformer, no biases"),
+                                       (512, 1, True, "one head"), (12, 3, True, "a small layer"),
+                                       (64, 64, True, "as many heads as features")):
+        yield Case(f"d_model = {d_model}, num_heads = {heads}, bias = {bias} ({what})", (d_model, heads),
+                   _mha_parameters(d_model, heads, bias), {"bias": bias})
+
+
+def check_mha_parameter_count(fn: Callable[..., int], verbose: bool = True) -> CheckResult:
+    """Check fn(d_model, num_heads, bias=True) -> int, the parameters of one multi-head attention layer."""
+    def kw(c: Case) -> bool:
+        return bool(c.kwargs["bias"])
+
+    hints: list[Hint] = [
+        (lambda c: 4 * c.args[0] ** 2 if kw(c) else None, "with bias=True, add the four bias vectors (4 d_model)."),
+        (lambda c: _mha_parameters(c.args[0], 1, True) if not kw(c) else None,
+         "with bias=False there are no bias vectors."),
+        (lambda c: 3 * c.args[0] ** 2 + (3 * c.args[0] if kw(c) else 0),
+         "do not forget the output projection W_O: four matrices, not three."),
+        (lambda c: c.args[1] * _mha_parameters(c.args[0], 1, kw(c)) if c.args[1] > 1 else None,
+         "heads do not get full-size matrices: each head owns d_model / num_heads columns of the same W_Q, W_K, W_V."),
+        (lambda c: 4 * c.args[0] * (c.args[0] // c.args[1]) + (4 * c.args[0] // c.args[1] if kw(c) else 0)
+         if c.args[1] > 1 else None,
+         "that is the count for one head's slice; the layer has num_heads of them, d_model x d_model in all."),
+    ]
+    return _run("check_mha_parameter_count", fn, _parameter_cases(), hints, verbose=verbose)
+
+
+# ---- softmax Jacobian -----------------------------------------------------------------------
+
+def _jacobian_cases() -> Iterator[Case]:
+    rng = _rng()
+    rows = [("uniform weights over 4 keys", np.full(4, 0.25)),
+            ("a random row of 5 weights", softmax(rng.normal(size=5))),
+            ("a saturated row (one-hot): the Jacobian vanishes", np.array([0.0, 1.0, 0.0])),
+            ("a single key", np.array([1.0])),
+            ("batch of rows (2, 3, 4)", softmax(rng.normal(size=(2, 3, 4))))]
+    for description, s in rows:
+        yield Case(description, (s,), softmax_jacobian(s))
+
+
+def check_softmax_jacobian(fn: Callable[[np.ndarray], np.ndarray], verbose: bool = True) -> CheckResult:
+    """Check fn(s: (..., n)) -> (..., n, n), the softmax Jacobian d s_i / d x_j = s_i (delta_ij - s_j)."""
+    hints: list[Hint] = [
+        (lambda c: c.args[0][..., :, None] * np.eye(c.args[0].shape[-1]),
+         "the weights compete: add the term - s_i s_j (the outer product) to diag(s)."),
+        (lambda c: -c.args[0][..., :, None] * c.args[0][..., None, :],
+         "the diagonal also has s_i itself: diag(s) - s s^T."),
+        (lambda c: -softmax_jacobian(c.args[0]), "check the sign: it is diag(s) - s s^T, not s s^T - diag(s)."),
+    ]
+    return _run("check_softmax_jacobian", fn, _jacobian_cases(), hints, verbose=verbose)
 
 
 # ---- block pieces ---------------------------------------------------------------------------

@@ -12,9 +12,15 @@ from typing import Any
 import numpy as np
 
 from .attention import scaled_dot_product_attention
-from .checks import as_float_array, check_mask, check_positive_int
+from .checks import as_float_array, check_mask, check_positive_int, check_scalar
 
-__all__ = ["split_heads", "merge_heads", "multi_head_attention", "MultiHeadAttention"]
+__all__ = [
+    "split_heads",
+    "merge_heads",
+    "multi_head_attention",
+    "MultiHeadAttention",
+    "grouped_query_attention",
+]
 
 
 def split_heads(x: Any, num_heads: int) -> np.ndarray:
@@ -153,3 +159,70 @@ class MultiHeadAttention:
     def num_parameters(self) -> int:
         """Number of trainable numbers: 4 d_model^2 weights (+ 4 d_model biases)."""
         return sum(p.size for p in self.params.values())
+
+
+def grouped_query_attention(
+    q: Any,
+    k: Any,
+    v: Any,
+    mask: Any = None,
+    causal: bool = False,
+    scale: float | None = None,
+    *,
+    need_weights: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Grouped-query attention -> (output (..., num_heads, n_q, d_v), weights (..., num_heads, n_q, n_k)).
+
+    q: (..., num_heads, n_q, d_k), k: (..., num_kv_heads, n_k, d_k), v: (..., num_kv_heads, n_k, d_v),
+    with num_kv_heads dividing num_heads: query head h uses key/value head h // (num_heads //
+    num_kv_heads), as in PyTorch's `enable_gqa` and Hugging Face's `repeat_kv`. num_kv_heads == 1 is
+    multi-query attention, num_kv_heads == num_heads ordinary multi-head attention. mask:
+    boolean, broadcastable to (..., num_heads, n_q, n_k). Other arguments as in
+    `scaled_dot_product_attention`. The key/value heads are shared by broadcasting, never copied.
+    """
+    q = as_float_array(q, "q")
+    k = as_float_array(k, "k")
+    v = as_float_array(v, "v")
+    for name, arr in (("q", q), ("k", k), ("v", v)):
+        if arr.ndim < 3:
+            raise ValueError(
+                f"{name} must have at least 3 dimensions (..., heads, n, d), got shape {arr.shape}"
+            )
+    if k.shape[:-2] != v.shape[:-2]:
+        raise ValueError(
+            f"k and v must have the same batch and head dimensions: got k {k.shape} and v {v.shape}"
+        )
+    if q.shape[:-3] != k.shape[:-3]:
+        raise ValueError(
+            f"q and k must have the same batch dimensions (before the head axis): got q {q.shape} "
+            f"and k {k.shape}"
+        )
+    num_heads, num_kv_heads = q.shape[-3], k.shape[-3]
+    if num_kv_heads == 0 or num_heads % num_kv_heads:
+        raise ValueError(
+            f"the number of key/value heads ({num_kv_heads}, k has shape {k.shape}) must divide the "
+            f"number of query heads ({num_heads}, q has shape {q.shape})"
+        )
+    group = num_heads // num_kv_heads
+    batch, n_q, n_k = q.shape[:-3], q.shape[-2], k.shape[-2]
+    if mask is not None:
+        mask = check_mask(mask, batch + (num_heads, n_q, n_k))
+        # Split the head axis into (num_kv_heads, group); a size-1 head axis just gains one more.
+        mask = mask.reshape((1,) * (len(batch) + 3 - mask.ndim) + mask.shape)
+        if mask.shape[-3] == 1:
+            mask = mask[..., None, :, :]
+        else:
+            mask = mask.reshape(mask.shape[:-3] + (num_kv_heads, group) + mask.shape[-2:])
+    if scale is not None:
+        scale = check_scalar(scale, "scale")
+    # (..., num_kv_heads, group, n, d): each kv head is broadcast (a view) over its group of queries.
+    q_grouped = q.reshape(batch + (num_kv_heads, group) + q.shape[-2:])
+    k_shared = np.broadcast_to(k[..., None, :, :], batch + (num_kv_heads, group) + k.shape[-2:])
+    v_shared = np.broadcast_to(v[..., None, :, :], batch + (num_kv_heads, group) + v.shape[-2:])
+    out, weights = scaled_dot_product_attention(
+        q_grouped, k_shared, v_shared, mask=mask, causal=causal, scale=scale, need_weights=need_weights
+    )
+    out = out.reshape(batch + (num_heads,) + out.shape[-2:])
+    if weights is not None:
+        weights = weights.reshape(batch + (num_heads, n_q, n_k))
+    return out, weights
