@@ -255,3 +255,161 @@ def test_hf_checker_catches_right_padding_only_answers():
 
     result = ex.check_hf_mask_conversion(right_padding_only, verbose=False)
     assert not result and "left padding" in result.message
+
+
+# =================================================================================================
+# Checkers of chapters 2, 3, 4, 7, 8, 9 and 10 (issue 11): a separate block, append-only.
+# =================================================================================================
+
+def log_softmax_logsumexp(x):
+    m = np.max(x, axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+
+def log_softmax_loop(x):
+    flat = np.asarray(x, dtype=float).reshape(-1, np.shape(x)[-1])
+    rows = [row - (row.max() + math.log(sum(math.exp(v - row.max()) for v in row))) for row in flat]
+    return np.array(rows).reshape(np.shape(x))
+
+
+def cosine_attention_by_hand(q, k, v):
+    cos = (q / np.linalg.norm(q, axis=-1, keepdims=True)) @ np.swapaxes(
+        k / np.linalg.norm(k, axis=-1, keepdims=True), -1, -2)
+    w = np.exp(cos - cos.max(-1, keepdims=True))
+    return w / w.sum(-1, keepdims=True) @ v
+
+
+def cosine_attention_einsum(q, k, v):
+    cos = np.einsum("...qd,...kd->...qk", q, k) / (
+        np.linalg.norm(q, axis=-1)[..., :, None] * np.linalg.norm(k, axis=-1)[..., None, :])
+    return np.einsum("...qk,...kv->...qv", np.exp(cos) / np.exp(cos).sum(-1, keepdims=True), v)
+
+
+def one_query_loops(q, k, v):
+    scores = [sum(q[c] * k[j, c] for c in range(len(q))) / math.sqrt(len(q)) for j in range(len(k))]
+    e = [math.exp(s - max(scores)) for s in scores]
+    weights = [x / sum(e) for x in e]
+    return sum(weights[j] * v[j] for j in range(len(k)))
+
+
+def one_query_vectorised(q, k, v):
+    s = k @ q * len(q) ** -0.5
+    w = np.exp(s - s.max())
+    return (w / w.sum()) @ v
+
+
+def rope_rotation_matrices(x, positions):
+    d = x.shape[-1]
+    out = np.empty_like(x)
+    for t, p in enumerate(positions):
+        for i in range(d // 2):
+            a = p * 10000.0 ** (-2 * i / d)
+            rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+            out[..., t, 2 * i:2 * i + 2] = x[..., t, 2 * i:2 * i + 2] @ rot.T
+    return out
+
+
+def rope_complex(x, positions):
+    d = x.shape[-1]
+    z = x[..., 0::2] + 1j * x[..., 1::2]
+    z = z * np.exp(1j * np.outer(positions, 10000.0 ** (-np.arange(0, d, 2) / d)))
+    return np.stack([z.real, z.imag], axis=-1).reshape(x.shape)
+
+
+def rope_wrong_way(x, positions):
+    return rope_complex(x, -np.asarray(positions))
+
+
+def rope_half_split(x, positions):
+    half = x.shape[-1] // 2
+    angles = np.outer(positions, 10000.0 ** (-np.arange(0, 2 * half, 2) / (2 * half)))
+    cos, sin = np.concatenate([np.cos(angles)] * 2, -1), np.concatenate([np.sin(angles)] * 2, -1)
+    return x * cos + np.concatenate([-x[..., half:], x[..., :half]], -1) * sin
+
+
+def block_parameters(d, d_ff, cross=False):
+    attention = 4 * d * d + 4 * d
+    return attention * (2 if cross else 1) + 2 * d * d_ff + d_ff + d + (3 if cross else 2) * 2 * d
+
+
+def block_parameters_no_biases(d, d_ff, cross=False):
+    return 4 * d * d * (2 if cross else 1) + 2 * d * d_ff + (3 if cross else 2) * 2 * d
+
+
+def gelu_derivative_erf(x):
+    return 0.5 * (1 + erf(x / math.sqrt(2))) + x * np.exp(-x**2 / 2) / math.sqrt(2 * math.pi)
+
+
+def gelu_derivative_vectorize(x):
+    cdf = np.vectorize(lambda t: 0.5 * math.erfc(-t / math.sqrt(2)))(x)
+    return cdf + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+
+GOOD_CH02_TO_10 = [
+    (ex.check_log_softmax, log_softmax_logsumexp),
+    (ex.check_log_softmax, log_softmax_loop),
+    (ex.check_cosine_attention, cosine_attention_by_hand),
+    (ex.check_cosine_attention, cosine_attention_einsum),
+    (ex.check_attention_one_query, one_query_loops),
+    (ex.check_attention_one_query, one_query_vectorised),
+    (ex.check_score_scale, lambda d_k, sigma: 1 / (sigma**2 * math.sqrt(d_k))),
+    (ex.check_score_scale, lambda d_k, sigma: (d_k * sigma**4) ** -0.5),
+    (ex.check_permutation_matrix, lambda perm: np.eye(len(perm))[perm]),
+    (ex.check_permutation_matrix, lambda perm: (np.asarray(perm)[:, None] == np.arange(len(perm))).astype(int)),
+    (ex.check_rope, rope_rotation_matrices),
+    (ex.check_rope, rope_complex),
+    (ex.check_block_parameters, block_parameters),
+    (ex.check_gelu_derivative, gelu_derivative_erf),
+    (ex.check_gelu_derivative, gelu_derivative_vectorize),
+]
+
+BAD_CH02_TO_10 = [
+    (ex.check_log_softmax, lambda x: np.log(np.exp(x - x.max(-1, keepdims=True))
+                                            / np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True)),
+     "underflowed"),
+    (ex.check_log_softmax, lambda x: x - np.log(np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True)),
+     "add m back"),
+    (ex.check_log_softmax, lambda x: x - (x.max() + np.log(np.exp(x - x.max()).sum())), "axis=-1"),
+    (ex.check_cosine_attention, attention_unscaled, "length 1"),
+    (ex.check_cosine_attention, lambda q, k, v: attention_einsum(
+        q / np.linalg.norm(q, axis=-1, keepdims=True), k / np.linalg.norm(k, axis=-1, keepdims=True), v),
+     "scale=1.0"),
+    (ex.check_cosine_attention, lambda q, k, v: attention_einsum(
+        q * q.shape[-1] ** 0.5, k / np.linalg.norm(k, axis=-1, keepdims=True), v), "queries too"),
+    (ex.check_attention_one_query, lambda q, k, v: one_query_vectorised(q * math.sqrt(len(q)), k, v), "sqrt(d_k)"),
+    (ex.check_attention_one_query, lambda q, k, v: (k @ q / math.sqrt(len(q))) @ v, "softmax"),
+    (ex.check_score_scale, lambda d_k, sigma: 1 / (sigma * math.sqrt(d_k)), "sigma^4"),
+    (ex.check_score_scale, lambda d_k, sigma: 1 / math.sqrt(d_k), "assumes sigma = 1"),
+    (ex.check_permutation_matrix, lambda perm: np.eye(len(perm))[:, perm], "transpose"),
+    (ex.check_rope, rope_wrong_way, "wrong way"),
+    (ex.check_rope, rope_half_split, "interleaved"),
+    (ex.check_rope, lambda x, positions: rope_complex(x, np.arange(x.shape[-2])), "row index"),
+    (ex.check_block_parameters, block_parameters_no_biases, "biases"),
+    (ex.check_block_parameters, lambda d, d_ff, cross=False: block_parameters(d, d_ff) if not cross
+     else block_parameters(d, d_ff, True) - 2 * d, "three layer norms"),
+    (ex.check_block_parameters, lambda d, d_ff, cross=False: block_parameters(d, d_ff), "second set"),
+    (ex.check_gelu_derivative, lambda x: 0.5 * (1 + erf(x / math.sqrt(2))), "product rule"),
+    (ex.check_gelu_derivative, lambda x: np.exp(-x**2 / 2) / math.sqrt(2 * math.pi), "density"),
+]
+
+
+@pytest.mark.parametrize("checker, answer", GOOD_CH02_TO_10)
+def test_chapter_2_to_10_checkers_accept_correct_answers(checker, answer, capsys):
+    result = checker(answer)
+    assert result, result.message
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("checker, answer, hint", BAD_CH02_TO_10)
+def test_chapter_2_to_10_checkers_reject_typical_mistakes_with_a_hint(checker, answer, hint):
+    with np.errstate(all="ignore"):
+        result = checker(answer, verbose=False)
+    assert not result
+    assert "✗" in result.message
+    assert hint in result.message, result.message
+
+
+def test_block_parameter_cases_come_from_the_package():
+    from attention_course import TransformerBlock
+
+    assert block_parameters(768, 3072) == TransformerBlock(768, 12, 3072, np.random.default_rng(0)).num_parameters

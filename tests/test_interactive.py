@@ -63,3 +63,52 @@ def test_renderer_emits_html_without_plotly_js():
     assert "plotly-graph-div" in html
     assert "cdn.plot.ly" not in html and len(html) < 50_000  # no embedded or CDN plotly.js
     assert pio.renderers.default == "plotly_mimetype+course"
+
+
+# ---- per-state titles (twins of chapters 2-4, 8) ----------------------------------------------
+
+def test_state_titles_switch_with_the_slider():
+    states = [np.ones((1, 2)) / 2, np.array([[1.0, 0.0]])]
+    fig = slider_bars(states, ["a", "b"], ["x", "y"], panel_titles=["p"], title="ignored", slider_prefix="s=",
+                      active=1, state_titles=["first state", "second state"])
+    assert fig.layout.title.text == "second state"
+    steps = fig.layout.sliders[0].steps
+    assert [s.method for s in steps] == ["update", "update"]
+    assert steps[0].args[1] == {"title.text": "first state"}
+    assert steps[0].args[0]["y"] == [[0.5, 0.5]]
+    fig = slider_lines(states, ["a", "b"], [0, 1], series_names=["u"], title="t", slider_prefix="",
+                       x_title="x", y_title="y", state_titles=["one", "two"])
+    assert fig.layout.title.text == "one" and fig.layout.sliders[0].steps[1].args[1]["title.text"] == "two"
+    fig = slider_heatmaps([np.eye(2)], ["a"], ["x", "y"], ["p", "q"], title="t", slider_prefix="",
+                          state_titles=["only"])
+    assert fig.layout.title.text == "only"
+
+
+def test_without_state_titles_the_slider_only_restyles():
+    fig = slider_bars([np.ones((1, 2))], ["a"], ["x", "y"], panel_titles=["p"], title="fixed", slider_prefix="")
+    assert fig.layout.title.text == "fixed" and fig.layout.sliders[0].steps[0].method == "restyle"
+
+
+def test_state_titles_need_one_per_state():
+    with pytest.raises(ValueError, match="2 titles and 1 states"):
+        slider_bars([np.ones((1, 2))], ["a"], ["x", "y"], panel_titles=["p"], title="", slider_prefix="",
+                    state_titles=["a", "b"])
+
+
+def test_panels_can_have_their_own_y_axes():
+    states = [np.array([[-2.0, 1.0], [0.1, 0.9]])]
+    fig = slider_bars(states, ["a"], ["x", "y"], panel_titles=["scores", "weights"], title="t", slider_prefix="",
+                      panel_y=[("score", (-3.0, 3.0)), ("weight", (0.0, 1.0))])
+    assert tuple(fig.layout.yaxis.range) == (-3.0, 3.0) and tuple(fig.layout.yaxis2.range) == (0.0, 1.0)
+    assert fig.layout.yaxis.title.text == "score" and fig.layout.yaxis2.title.text == "weight"
+    with pytest.raises(ValueError, match="1 for 2 panels"):
+        slider_bars(states, ["a"], ["x", "y"], panel_titles=["p", "q"], title="", slider_prefix="",
+                    panel_y=[("score", (-3.0, 3.0))])
+
+
+def test_two_line_state_titles_get_room_above_the_plot():
+    one = slider_bars([np.ones((1, 2))], ["a"], ["x", "y"], panel_titles=["p"], title="", slider_prefix="",
+                      state_titles=["one line"])
+    two = slider_bars([np.ones((1, 2))], ["a"], ["x", "y"], panel_titles=["p"], title="", slider_prefix="",
+                      state_titles=["first line<br>second line"])
+    assert two.layout.margin.t > one.layout.margin.t

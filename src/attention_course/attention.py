@@ -153,6 +153,21 @@ def scaled_dot_product_attention(
     k_t = np.swapaxes(k, -1, -2)
     # `blocked` is computed once at the mask's own (broadcastable) shape, then viewed per block.
     blocked = None if allowed is None else np.broadcast_to(~allowed, scores_shape)
+    if math.prod(scores_shape) <= _BLOCK_ELEMENTS:
+        # Small problems (e.g. a batch of short sentences x heads) fit in the cache whole: one
+        # batched pass, because a Python loop over hundreds of tiny blocks costs more than the maths.
+        s = weights if weights is not None else np.empty(scores_shape, dtype=q.dtype)
+        np.matmul(q_scaled, k_t, out=s)
+        if blocked is not None:
+            np.copyto(s, -np.inf, where=blocked)
+        total = _exp_shifted_inplace(s)
+        if weights is not None:
+            s *= 1.0 / total
+            np.matmul(s, v, out=out)
+        else:
+            np.matmul(s, v, out=out)
+            out /= total
+        return out, weights
     rows = max(1, min(n_q, _BLOCK_ELEMENTS // n_k))
     jobs = [(idx, r0, min(n_q, r0 + rows)) for idx in np.ndindex(batch) for r0 in range(0, n_q, rows)]
 

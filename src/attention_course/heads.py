@@ -152,6 +152,10 @@ class MultiHeadAttention:
                  causal: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Attend from x_q: (..., n_q, d_model) to x_kv (default: x_q, self-attention); see `multi_head_attention`."""
         x_kv = x_q if x_kv is None else x_kv
+        for name, x in (("x_q", x_q), ("x_kv", x_kv)):
+            shape = np.shape(x)
+            if not shape or shape[-1] != self.d_model:
+                raise ValueError(f"{name} must have shape (..., n, d_model={self.d_model}), got {shape}")
         return multi_head_attention(x_q, x_kv, num_heads=self.num_heads, mask=mask, causal=causal,
                                     **self.params)
 

@@ -53,10 +53,28 @@ def _check_states(states: Sequence[Any], labels: Sequence[str]) -> None:
                          f"and {len(labels)} labels")
 
 
-def _slider(labels: Sequence[str], restyles: list[dict], prefix: str, active: int) -> dict:
-    """A plotly slider whose step i applies restyles[i] to every trace."""
-    steps = [{"label": label, "method": "restyle", "args": [restyle]} for label, restyle in zip(labels, restyles)]
+def _slider(labels: Sequence[str], restyles: list[dict], prefix: str, active: int,
+            titles: Sequence[str] | None = None) -> dict:
+    """A plotly slider whose step i applies restyles[i] to every trace (and sets titles[i] if given)."""
+    if titles is None:
+        steps = [{"label": label, "method": "restyle", "args": [restyle]}
+                 for label, restyle in zip(labels, restyles)]
+    else:  # "update" changes the data and the layout together: the title can name each state's numbers
+        steps = [{"label": label, "method": "update", "args": [restyle, {"title.text": title}]}
+                 for label, restyle, title in zip(labels, restyles, titles)]
     return {"active": active, "steps": steps, "currentvalue": {"prefix": prefix}, "pad": {"t": 40}}
+
+
+def _top_margin(base: int, titles: Sequence[str] | None) -> int:
+    """Room above the plot: `base` pixels, plus one line per "<br>" in the longest state title."""
+    extra_lines = max((t.count("<br>") for t in titles), default=0) if titles is not None else 0
+    return base + 22 * extra_lines
+
+
+def _check_titles(titles: Sequence[str] | None, labels: Sequence[str]) -> None:
+    """Raise ValueError unless titles is None or holds one title per state."""
+    if titles is not None and len(titles) != len(labels):
+        raise ValueError(f"need one title per state, got {len(titles)} titles and {len(labels)} states")
 
 
 def slider_heatmaps(
@@ -73,11 +91,17 @@ def slider_heatmaps(
     zmax: float | None = 1.0,
     colorscale: str = HEATMAP_COLORSCALE,
     active: int = 0,
+    state_titles: Sequence[str] | None = None,
 ) -> Any:
-    """One heatmap, states[i]: (n_y, n_x), switched by a slider labelled `labels[i]`."""
+    """One heatmap, states[i]: (n_y, n_x), switched by a slider labelled `labels[i]`.
+
+    `state_titles[i]`, if given, replaces the figure title while state i is shown.
+    """
     import plotly.graph_objects as go
 
     _check_states(states, labels)
+    _check_titles(state_titles, labels)
+    shown_title = title if state_titles is None else state_titles[active]
     mats = [np.asarray(s, dtype=float) for s in states]
     shape = mats[0].shape
     if any(m.shape != shape for m in mats) or shape != (len(y_labels), len(x_labels)):
@@ -89,9 +113,10 @@ def slider_heatmaps(
                                colorbar={"title": {"text": "weight"}},
                                hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"))
     restyles = [{"z": [m.tolist()], "text": [t]} for m, t in zip(mats, text)]
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title,
-                      yaxis={"autorange": "reversed"}, sliders=[_slider(labels, restyles, slider_prefix, active)],
-                      height=460, margin={"l": 70, "r": 20, "t": 60, "b": 40})
+    fig.update_layout(title=shown_title, xaxis_title=x_title, yaxis_title=y_title,
+                      yaxis={"autorange": "reversed"},
+                      sliders=[_slider(labels, restyles, slider_prefix, active, state_titles)],
+                      height=460, margin={"l": 70, "r": 20, "t": _top_margin(60, state_titles), "b": 40})
     return fig
 
 
@@ -106,28 +131,44 @@ def slider_bars(
     y_title: str = "attention weight",
     y_range: tuple[float, float] = (0.0, 1.0),
     active: int = 0,
+    state_titles: Sequence[str] | None = None,
+    panel_y: Sequence[tuple[str, tuple[float, float]]] | None = None,
 ) -> Any:
-    """Bar charts in panels side by side: states[i]: (n_panels, n_categories), switched by a slider."""
+    """Bar charts in panels side by side: states[i]: (n_panels, n_categories), switched by a slider.
+
+    `state_titles[i]`, if given, replaces the figure title while state i is shown. By default the
+    panels share one y axis (`y_title`, `y_range`); `panel_y`, one (y_title, y_range) per panel,
+    gives each panel its own, for panels of different quantities.
+    """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     _check_states(states, labels)
+    _check_titles(state_titles, labels)
+    shown_title = title if state_titles is None else state_titles[active]
     mats = [np.asarray(s, dtype=float) for s in states]
     n_panels = len(panel_titles)
     if any(m.shape != (n_panels, len(categories)) for m in mats):
         raise ValueError(f"every state must have shape (n_panels, n_categories) = ({n_panels}, "
                          f"{len(categories)}), got {[m.shape for m in mats]}")
-    fig = make_subplots(rows=1, cols=n_panels, subplot_titles=list(panel_titles), shared_yaxes=True)
+    if panel_y is not None and len(panel_y) != n_panels:
+        raise ValueError(f"need one (y_title, y_range) per panel, got {len(panel_y)} for {n_panels} panels")
+    fig = make_subplots(rows=1, cols=n_panels, subplot_titles=list(panel_titles), shared_yaxes=panel_y is None)
     for p in range(n_panels):
         fig.add_trace(go.Bar(x=list(categories), y=mats[active][p].tolist(), marker_color=BAR_COLOUR,
-                             text=[f"{v:.2f}" for v in mats[active][p]], textposition="outside",
+                             text=[f"{v:.2f}" for v in mats[active][p]], textposition="outside", cliponaxis=False,
                              showlegend=False, hovertemplate="%{x}: %{y:.3f}<extra></extra>"), row=1, col=p + 1)
     restyles = [{"y": [row.tolist() for row in m], "text": [[f"{v:.2f}" for v in row] for row in m]}
                 for m in mats]
-    fig.update_yaxes(range=list(y_range))
-    fig.update_yaxes(title_text=y_title, row=1, col=1)
-    fig.update_layout(title=title, sliders=[_slider(labels, restyles, slider_prefix, active)], height=420,
-                      margin={"l": 60, "r": 20, "t": 80, "b": 40})
+    if panel_y is None:
+        fig.update_yaxes(range=list(y_range))
+        fig.update_yaxes(title_text=y_title, row=1, col=1)
+    else:
+        for p, (panel_y_title, panel_y_range) in enumerate(panel_y):
+            fig.update_yaxes(title_text=panel_y_title, range=list(panel_y_range), row=1, col=p + 1)
+    fig.update_layout(title=shown_title,
+                      sliders=[_slider(labels, restyles, slider_prefix, active, state_titles)], height=420,
+                      margin={"l": 60, "r": 20, "t": _top_margin(80, state_titles), "b": 40})
     return fig
 
 
@@ -143,11 +184,17 @@ def slider_lines(
     y_title: str,
     y_range: tuple[float, float] | None = None,
     active: int = 0,
+    state_titles: Sequence[str] | None = None,
 ) -> Any:
-    """Line charts, states[i]: (n_series, len(x)), one line per series, switched by a slider."""
+    """Line charts, states[i]: (n_series, len(x)), one line per series, switched by a slider.
+
+    `state_titles[i]`, if given, replaces the figure title while state i is shown.
+    """
     import plotly.graph_objects as go
 
     _check_states(states, labels)
+    _check_titles(state_titles, labels)
+    shown_title = title if state_titles is None else state_titles[active]
     mats = [np.asarray(s, dtype=float) for s in states]
     if any(m.shape != (len(series_names), len(x)) for m in mats):
         raise ValueError(f"every state must have shape (n_series, len(x)) = ({len(series_names)}, {len(x)}), "
@@ -157,8 +204,8 @@ def slider_lines(
                                 line={"color": palette[i % len(palette)]})
                      for i, name in enumerate(series_names)])
     restyles = [{"y": [row.tolist() for row in m]} for m in mats]
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title,
-                      sliders=[_slider(labels, restyles, slider_prefix, active)], height=440)
+    fig.update_layout(title=shown_title, xaxis_title=x_title, yaxis_title=y_title,
+                      sliders=[_slider(labels, restyles, slider_prefix, active, state_titles)], height=440)
     if y_range is not None:
         fig.update_yaxes(range=list(y_range))
     return fig
