@@ -5,6 +5,8 @@
 //              "chromium": "/usr/bin/chromium"}
 // Prints one JSON object: {"pages": {"index.html": {...facts...}, ...}}. The pytest wrapper
 // (test_book_browser.py) decides what counts as a failure, so its messages stay in Python.
+// Besides what a reader sees, each page's facts hold every local URL it requested (`requests`, for
+// scripts/page_weight.py) and, for each plotly figure with a slider, what moving the slider did (`twins`).
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
@@ -21,12 +23,104 @@ const context = await chromium.launchPersistentContext(job.profile, {
   ],
 });
 
+// What a slider step may change: every trace's data and the figure title, as JSON. Typed arrays
+// (plotly decodes base64 `{dtype, bdata}` into them) become plain arrays, so equal numbers compare
+// equal whatever their container.
+function figureState(gd) {
+  const plain = (key, value) => (ArrayBuffer.isView(value) ? Array.from(value) : value);
+  const state = {};
+  gd._fullData.forEach((trace, i) => {
+    for (const key of ["x", "y", "z", "text", "visible"]) {
+      if (trace[key] !== undefined) state[`trace ${i} ${key}`] = JSON.stringify(trace[key], plain);
+    }
+  });
+  const title = gd._fullLayout.title;
+  state.title = JSON.stringify(title && typeof title === "object" ? title.text : title);
+  return state;
+}
+
+// Where to click to choose step `target` of slider `s` of figure `el`, in viewport pixels: the step's
+// tick, at the height of the slider's rail, scrolled into view. Waits until the figure stops moving.
+async function stepPoint(el, [s, target]) {
+  const group = el.querySelectorAll(".slider-group")[s];
+  const tick = group && group.querySelectorAll(".slider-tick-rect")[target];
+  const rail = group && group.querySelector(".slider-rail-touch-rect");
+  if (!tick || !rail) return null;
+  rail.scrollIntoView({ block: "center", behavior: "instant" });
+  const frame = () => new Promise((done) => requestAnimationFrame(done));
+  let last = "";
+  for (let i = 0; i < 60; i++) {
+    const t = tick.getBoundingClientRect();
+    const r = rail.getBoundingClientRect();
+    const now = `${t.left},${r.top},${r.height}`;
+    if (now === last) {
+      if (t.width === 0 && t.height === 0) return null;
+      if (r.top < 0 || r.bottom > window.innerHeight) return null;
+      return { x: t.left + t.width / 2, y: r.top + r.height / 2 };
+    }
+    last = now;
+    await frame();
+  }
+  return null;
+}
+
+// Move every slider of every plotly figure on the page, one step at a time, with real mouse clicks
+// on the slider's step ticks (plotly's sliders take no keyboard input). Reports, per figure and
+// slider, where each click landed and which parts of the figure it changed.
+async function moveTwins(page) {
+  const figures = page.locator(".plotly-graph-div");
+  const twins = [];
+  const count = await figures.count();
+  for (let f = 0; f < count; f++) {
+    const gd = figures.nth(f);
+    const { title, sliders } = await gd.evaluate((el) => ({
+      title: el._fullLayout && el._fullLayout.title ? String(el._fullLayout.title.text || "") : "",
+      sliders: (el._fullLayout && el._fullLayout.sliders || []).map((s) => ({ steps: s.steps.length, active: s.active })),
+    }));
+    for (let s = 0; s < sliders.length; s++) {
+      const twin = { figure: f, title, slider: s, steps: sliders[s].steps, active: sliders[s].active, moves: [] };
+      twins.push(twin);
+      // Visit the farthest step first (the biggest change), then every other step in order.
+      const start = sliders[s].active;
+      const order = Array.from({ length: twin.steps }, (_, i) => i).filter((i) => i !== start);
+      if (start < twin.steps / 2) order.reverse();
+      for (const target of order) {
+        const move = { to: target };
+        twin.moves.push(move);
+        const before = await gd.evaluate(figureState);
+        // Click the step's tick; retry when the click misses because the page was still moving
+        // (smooth scrolling, late layout), recomputing the point each time.
+        for (let attempt = 1; attempt <= 3; attempt++) {
+          const point = await gd.evaluate(stepPoint, [s, target]);
+          if (!point) { move.error = "no visible step tick to click"; break; }
+          await page.mouse.click(point.x, point.y);
+          move.attempts = attempt;
+          move.landed = await page.waitForFunction(([el, s, target]) => el._fullLayout.sliders[s].active === target,
+            [await gd.elementHandle(), s, target], { timeout: 1000 })
+            .then(() => target)
+            .catch(() => gd.evaluate((el, s) => el._fullLayout.sliders[s].active, s));
+          if (move.landed === target) break;
+        }
+        if (move.error) break;
+        // Let plotly finish the restyle it started on the click.
+        await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+        const after = await gd.evaluate(figureState);
+        move.changed = Object.keys({ ...before, ...after }).filter((k) => before[k] !== after[k]);
+      }
+    }
+  }
+  return twins;
+}
+
 const results = {};
 for (const path of job.pages) {
-  const facts = { console: [], failed: [], external: [], httpErrors: [] };
+  const facts = { console: [], failed: [], external: [], httpErrors: [], requests: [] };
   const started = Date.now();
   const page = await context.newPage();
-  // Every request to another host is recorded and aborted: the book must work offline.
+  // Every request to another host is recorded and aborted: the book must work offline. Routing also
+  // turns off the HTTP cache, so every page loads all it needs, as on a first visit: `requests`
+  // (every local URL the page asked for, scripts and fonts loaded at run time included) is its weight.
+  page.on("request", (req) => { if (new URL(req.url()).host === base.host) facts.requests.push(req.url()); });
   await page.route("**/*", (route) => {
     const url = new URL(route.request().url());
     if (url.host === base.host) return route.continue();
@@ -54,6 +148,15 @@ for (const path of job.pages) {
   // Images added by scripts (widget outputs) may still be decoding.
   await page.waitForFunction(() => Array.from(document.images).every((img) => img.complete), null, { timeout: 5000 })
     .catch(() => {});
+  // Web fonts (MathJax's among them) are fetched once text needs them: wait, so `requests` has them.
+  await page.evaluate(() => document.fonts.ready.then(() => null)).catch(() => {});
+  // plotly.js: where it came from, and whether a copy is also inlined (a second, 1.5-5 MB load).
+  Object.assign(facts, await page.evaluate(() => ({
+    plotlyFigures: document.querySelectorAll(".plotly-graph-div").length,
+    plotlyVersion: window.Plotly ? String(window.Plotly.version) : null,
+    plotlyInline: Array.from(document.querySelectorAll("script:not([src])"))
+      .filter((el) => /plotly\.js[^\n]{0,80}v\d+\.\d+\.\d+/.test(el.textContent.slice(0, 2000))).length,
+  })));
 
   Object.assign(facts, await page.evaluate(() => {
     const main = document.querySelector("article") || document.body;
@@ -102,6 +205,8 @@ for (const path of job.pages) {
   }));
   const shot = job.screenshots[path];
   if (shot) await page.screenshot({ path: shot, fullPage: true });
+  // After the screenshot, which shows each figure in its first state.
+  facts.twins = await moveTwins(page);
   await page.close();
   facts.seconds = (Date.now() - started) / 1000;
   results[path] = facts;
