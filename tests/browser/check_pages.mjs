@@ -154,6 +154,8 @@ for (const path of job.pages) {
   Object.assign(facts, await page.evaluate(() => ({
     plotlyFigures: document.querySelectorAll(".plotly-graph-div").length,
     plotlyVersion: window.Plotly ? String(window.Plotly.version) : null,
+    plotlyTags: Array.from(document.querySelectorAll("script[src]")).map((el) => el.getAttribute("src"))
+      .filter((src) => /plotly[^/]*\.js(\?|#|$)/i.test(src)),
     plotlyInline: Array.from(document.querySelectorAll("script:not([src])"))
       .filter((el) => /plotly\.js[^\n]{0,80}v\d+\.\d+\.\d+/.test(el.textContent.slice(0, 2000))).length,
   })));

@@ -123,17 +123,23 @@ def report() -> dict[str, dict[str, Any]]:
 
 
 def plotly_problems(facts: dict[str, Any]) -> list[str]:
-    """plotly.js loaded exactly once, from the book's own copy, on pages with plotly figures; else never."""
+    """plotly.js loaded exactly once, from the book's own copy, on pages with plotly figures; else never.
+
+    Counted three ways: the files fetched, the <script src> tags (the browser fetches a repeated URL
+    once but runs it twice) and copies inlined in the page.
+    """
     loads = [r for r in facts["requests"] if re.search(r"plotly[^/]*\.js$", r, re.IGNORECASE)]
+    tags, inline = facts["plotlyTags"], facts["plotlyInline"]
     if not facts["plotlyFigures"]:
-        if loads or facts["plotlyInline"]:
-            return [f"plotly.js loaded on a page without plotly figures: {loads} + {facts['plotlyInline']} inline"]
+        if loads or tags or inline:
+            return [f"plotly.js loaded on a page without plotly figures: fetched {loads}, script tags {tags}, "
+                    f"{inline} inlined"]
         return []
     problems = []
-    if len(loads) + facts["plotlyInline"] != 1:
-        problems.append(f"plotly.js must load exactly once, got {len(loads)} script loads {loads} and "
-                        f"{facts['plotlyInline']} inlined copies")
-    if any(r != PLOTLY_JS for r in loads) or not loads:
+    if len(loads) != 1 or len(tags) + inline != 1:
+        problems.append(f"plotly.js must load exactly once, got {len(loads)} files fetched {loads}, "
+                        f"{len(tags)} script tags {tags} and {inline} inlined copies")
+    if not loads or any(r != PLOTLY_JS for r in loads):
         problems.append(f"plotly.js must come from the local {PLOTLY_JS}, got {loads}")
     if not facts["plotlyVersion"]:
         problems.append(f"{facts['plotlyFigures']} plotly figures but window.Plotly is not defined")
