@@ -142,7 +142,7 @@ def test_bad_config(tmp_path):
         '{"vocab_size": 10, "hidden_size": 10, "num_hidden_layers": 1, "num_attention_heads": 3, '
         '"intermediate_size": 4, "max_position_embeddings": 8}'
     )
-    with pytest.raises(ValueError, match="num_attention_heads=3 does not divide hidden_size=10"):
+    with pytest.raises(ValueError, match=r"config.json: num_heads=3 must divide hidden_size=10 \(num_attention_heads"):
         EncoderConfig.from_json(cfg)
     cfg.write_text('{"hidden_act": "gelu_new"}')
     with pytest.raises(ValueError, match="hidden_act 'gelu_new' is not supported"):

@@ -111,22 +111,19 @@ class EncoderConfig:
                 f"{path}: only absolute position embeddings are supported, got "
                 f"{cfg.get('position_embedding_type')!r}"
             )
-        config = cls(
-            vocab_size=int(cfg["vocab_size"]),
-            hidden_size=int(cfg["hidden_size"]),
-            num_layers=int(cfg["num_hidden_layers"]),
-            num_heads=int(cfg["num_attention_heads"]),
-            intermediate_size=int(cfg["intermediate_size"]),
-            max_position_embeddings=int(cfg["max_position_embeddings"]),
-            type_vocab_size=int(cfg.get("type_vocab_size", 2)),
-            layer_norm_eps=float(cfg.get("layer_norm_eps", 1e-12)),
-        )
-        if config.hidden_size % config.num_heads:
-            raise ValueError(
-                f"{path}: num_attention_heads={config.num_heads} does not divide "
-                f"hidden_size={config.hidden_size}"
+        try:
+            return cls(
+                vocab_size=int(cfg["vocab_size"]),
+                hidden_size=int(cfg["hidden_size"]),
+                num_layers=int(cfg["num_hidden_layers"]),
+                num_heads=int(cfg["num_attention_heads"]),
+                intermediate_size=int(cfg["intermediate_size"]),
+                max_position_embeddings=int(cfg["max_position_embeddings"]),
+                type_vocab_size=int(cfg.get("type_vocab_size", 2)),
+                layer_norm_eps=float(cfg.get("layer_norm_eps", 1e-12)),
             )
-        return config
+        except ValueError as error:  # name the file and its own key for the head count
+            raise ValueError(f"{path}: {error} (num_attention_heads in config.json)") from error
 
 
 @dataclass
