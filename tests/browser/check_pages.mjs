@@ -40,13 +40,15 @@ function figureState(gd) {
 }
 
 // Where to click to choose step `target` of slider `s` of figure `el`, in viewport pixels: the step's
-// tick, at the height of the slider's rail, scrolled into view. Waits until the figure stops moving.
-async function stepPoint(el, [s, target]) {
+// tick, at the height of the slider's rail, scrolled into view once the figure stops moving; and
+// the figure's state before the click (`stateSource`: figureState's source, run in the page).
+async function stepPoint(el, [s, target, stateSource]) {
   const group = el.querySelectorAll(".slider-group")[s];
   const tick = group && group.querySelectorAll(".slider-tick-rect")[target];
   const rail = group && group.querySelector(".slider-rail-touch-rect");
   if (!tick || !rail) return null;
-  rail.scrollIntoView({ block: "center", behavior: "instant" });
+  const inView = (r) => r.top >= 0 && r.bottom <= window.innerHeight;
+  if (!inView(rail.getBoundingClientRect())) rail.scrollIntoView({ block: "center", behavior: "instant" });
   const frame = () => new Promise((done) => requestAnimationFrame(done));
   let last = "";
   for (let i = 0; i < 60; i++) {
@@ -54,9 +56,9 @@ async function stepPoint(el, [s, target]) {
     const r = rail.getBoundingClientRect();
     const now = `${t.left},${r.top},${r.height}`;
     if (now === last) {
-      if (t.width === 0 && t.height === 0) return null;
-      if (r.top < 0 || r.bottom > window.innerHeight) return null;
-      return { x: t.left + t.width / 2, y: r.top + r.height / 2 };
+      if ((t.width === 0 && t.height === 0) || !inView(r)) return null;
+      const state = (0, eval)(`(${stateSource})`)(el);
+      return { x: t.left + t.width / 2, y: r.top + r.height / 2, state };
     }
     last = now;
     await frame();
@@ -64,9 +66,21 @@ async function stepPoint(el, [s, target]) {
   return null;
 }
 
+// The steps to click, in order: the one farthest from the start first (the biggest change), then up
+// to MAX_MOVES - 1 more spread evenly over the rest, so a long slider costs no more than a short one
+// (each click redraws the figure: about 0.1-0.2 s).
+const MAX_MOVES = 5;
+function stepsToVisit(start, steps) {
+  const far = start < steps / 2 ? steps - 1 : 0;
+  const rest = Array.from({ length: steps }, (_, i) => i).filter((i) => i !== start && i !== far);
+  const picked = rest.length <= MAX_MOVES - 1 ? rest
+    : Array.from({ length: MAX_MOVES - 1 }, (_, k) => rest[Math.round((k * (rest.length - 1)) / (MAX_MOVES - 2))]);
+  return steps > 1 ? [far, ...(far === 0 ? picked : picked.reverse())] : [];
+}
+
 // Move every slider of every plotly figure on the page, one step at a time, with real mouse clicks
 // on the slider's step ticks (plotly's sliders take no keyboard input). Reports, per figure and
-// slider, where each click landed and which parts of the figure it changed.
+// slider, where each click landed and which parts of the figure it changed (each move must change it).
 async function moveTwins(page) {
   const figures = page.locator(".plotly-graph-div");
   const twins = [];
@@ -80,20 +94,18 @@ async function moveTwins(page) {
     for (let s = 0; s < sliders.length; s++) {
       const twin = { figure: f, title, slider: s, steps: sliders[s].steps, active: sliders[s].active, moves: [] };
       twins.push(twin);
-      // Visit the farthest step first (the biggest change), then every other step in order.
-      const start = sliders[s].active;
-      const order = Array.from({ length: twin.steps }, (_, i) => i).filter((i) => i !== start);
-      if (start < twin.steps / 2) order.reverse();
+      const order = stepsToVisit(sliders[s].active, twin.steps);
       for (const target of order) {
         const move = { to: target };
         twin.moves.push(move);
-        const before = await gd.evaluate(figureState);
+        let before = null;
         // Click the step's tick; retry when the click misses because the page was still moving
-        // (smooth scrolling, late layout), recomputing the point each time.
+        // (late layout), recomputing the point each time.
         for (let attempt = 1; attempt <= 3; attempt++) {
-          const point = await gd.evaluate(stepPoint, [s, target]);
-          if (!point) { move.error = "no visible step tick to click"; break; }
-          await page.mouse.click(point.x, point.y);
+          const at = await gd.evaluate(stepPoint, [s, target, figureState.toString()]);
+          if (!at) { move.error = "no visible step tick to click"; break; }
+          before = before || at.state;
+          await page.mouse.click(at.x, at.y);
           move.attempts = attempt;
           move.landed = await page.waitForFunction(([el, s, target]) => el._fullLayout.sliders[s].active === target,
             [await gd.elementHandle(), s, target], { timeout: 1000 })
@@ -102,9 +114,9 @@ async function moveTwins(page) {
           if (move.landed === target) break;
         }
         if (move.error) break;
-        // Let plotly finish the restyle it started on the click.
-        await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
-        const after = await gd.evaluate(figureState);
+        // The state once plotly has drawn the frame after the click (its restyle is done by then).
+        const after = await gd.evaluate((el, source) => new Promise((done) => requestAnimationFrame(
+          () => done((0, eval)(`(${source})`)(el)))), figureState.toString());
         move.changed = Object.keys({ ...before, ...after }).filter((k) => before[k] !== after[k]);
       }
     }
