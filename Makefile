@@ -20,7 +20,7 @@ help:
 	@echo "make bench  run the benchmarks (prints speed and memory ratios against targets)"
 	@echo "make assets fetch MathJax, require.js and the widget manager from npm into _vendor/ (book-only does it)"
 	@echo "make browser  check every built page in headless Chromium (needs /usr/bin/chromium and npm)"
-	@echo "make weight   print each page's weight with what it loads; fail over $(PAGE_WEIGHT_LIMIT_MB) MB (after browser)"
+	@echo "make weight   print each page's weight with what it loads; fail over $(PAGE_WEIGHT_LIMIT_MB) MB as sent (gzip; after browser)"
 
 $(VENV)/.book-installed: requirements.txt requirements-model.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -1,7 +1,7 @@
 """Weigh every page of the built book: the HTML plus everything it loads, as a static host sends it.
 
 Usage: python scripts/page_weight.py [--html _build/html] [--requests _build/page-requests.json]
-                                     [--limit-mb 8] [--top 10] [--static-only]
+                                     [--limit-mb 8] [--raw-limit-mb 12] [--top 10] [--static-only]
 
 A page's weight is the sum of the sizes of its own HTML file and of every local file it loads, each
 file counted once per page, both uncompressed and gzip-compressed (level 6, as a static host such as
@@ -14,8 +14,10 @@ GitHub Pages or nginx sends text). What a page loads is the union of
 `--static-only` skips the browser report and undercounts (no run-time loads): for a quick look only.
 
 Prints a table of the pages, heaviest first, then the heaviest files of the heaviest page, and
-exits 1 if any page is over the limit (default 8 MB = 8,000,000 bytes, uncompressed: strict, since
-the compressed size depends on the host), 2 if the browser report is missing or incomplete.
+exits 1 if any page is over a limit, 2 if the browser report is missing or incomplete. The limit
+(default 8 MB = 8,000,000 bytes) is on what a reader downloads, the gzip size, as the course's
+toolchain notes ask ("count page weight as a static host sends it"); a second, looser limit on the
+uncompressed size (default 12 MB) guards against growth that compression would hide.
 """
 
 from __future__ import annotations
@@ -169,14 +171,19 @@ def mb(n: int) -> str:
     return f"{n / MB:.2f} MB"
 
 
-def table(weights: list[PageWeight], limit: int, top: int, source: str) -> str:
+def over_limits(w: PageWeight, limit: int, raw_limit: int) -> bool:
+    """True if the page sends more than `limit` gzip bytes or holds more than `raw_limit` bytes."""
+    return w.gzipped > limit or w.raw > raw_limit
+
+
+def table(weights: list[PageWeight], limit: int, raw_limit: int, top: int, source: str) -> str:
     """The report: pages heaviest first, then the heaviest files of the heaviest page."""
     width = max(len(w.page) for w in weights)
     lines = [f"Page weight: {len(weights)} pages, each with every file it loads ({source}); "
-             f"limit {mb(limit)} uncompressed",
+             f"limits {mb(limit)} gzip, {mb(raw_limit)} uncompressed",
              f"{'page':<{width}}  {'files':>5}  {'uncompressed':>12}  {'gzip -6':>10}"]
     for w in weights:
-        flag = "  OVER THE LIMIT" if w.raw > limit else ""
+        flag = "  OVER THE LIMIT" if over_limits(w, limit, raw_limit) else ""
         lines.append(f"{w.page:<{width}}  {len(w.files):>5}  {mb(w.raw):>12}  {mb(w.gzipped):>10}{flag}")
     worst = weights[0]
     lines += ["", f"Heaviest files of {worst.page} ({mb(worst.raw)}, gzip {mb(worst.gzipped)}):"]
@@ -190,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html", help="the built site")
     parser.add_argument("--requests", type=Path, default=ROOT / "_build" / "page-requests.json",
                         help="what the browser test saw each page load")
-    parser.add_argument("--limit-mb", type=float, default=8.0, help="largest page, uncompressed (1 MB = 10^6 B)")
+    parser.add_argument("--limit-mb", type=float, default=8.0, help="largest page as sent, gzip (1 MB = 10^6 B)")
+    parser.add_argument("--raw-limit-mb", type=float, default=12.0, help="largest page, uncompressed")
     parser.add_argument("--top", type=int, default=10, help="how many of the worst page's files to list")
     parser.add_argument("--static-only", action="store_true", help="ignore the browser report (undercounts)")
     args = parser.parse_args(argv)
@@ -207,21 +215,21 @@ def main(argv: list[str] | None = None) -> int:
     sizes = Sizes(args.html)
     weights = sorted((weigh_page(sizes, p, requested.get(p, set())) for p in pages),
                      key=lambda w: (-w.raw, w.page))
-    limit = round(args.limit_mb * MB)
+    limit, raw_limit = round(args.limit_mb * MB), round(args.raw_limit_mb * MB)
     source = "HTML references only" if args.static_only else "browser requests + HTML references"
-    print(table(weights, limit, args.top, source))
+    print(table(weights, limit, raw_limit, args.top, source))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:  # on GitHub Actions, the table also goes to the job's summary page
         with open(summary, "a", encoding="utf-8") as out:
-            out.write("### Page weight\n\n```\n" + table(weights, limit, args.top, source) + "\n```\n")
+            out.write("### Page weight\n\n```\n" + table(weights, limit, raw_limit, args.top, source) + "\n```\n")
     for w in weights:
         if w.missing:
             print(f"page_weight: warning: {w.page} loads files that are not in the site: {w.missing}",
                   file=sys.stderr)
-    over = [w for w in weights if w.raw > limit]
+    over = [w for w in weights if over_limits(w, limit, raw_limit)]
     if over:
-        print(f"page_weight: {len(over)} page(s) over {mb(limit)} uncompressed: "
-              + ", ".join(f"{w.page} ({mb(w.raw)})" for w in over), file=sys.stderr)
+        print(f"page_weight: {len(over)} page(s) over {mb(limit)} gzip or {mb(raw_limit)} uncompressed: "
+              + ", ".join(f"{w.page} ({mb(w.gzipped)} gzip, {mb(w.raw)})" for w in over), file=sys.stderr)
         return 1
     return 0
 

@@ -110,15 +110,24 @@ def test_weight_counts_each_file_once_with_browser_requests(site: Path, tmp_path
 
 
 def test_a_page_over_the_limit_fails(site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # 9 MB of zeros: gzip makes it tiny, but the limit is on the uncompressed size (strict).
-    write(site / "_images" / "huge.png", bytes(9 * 10**6))
+    # 9 MB of random bytes: gzip cannot shrink them, so the page sends more than 8 MB.
+    write(site / "_images" / "huge.png", random.Random(5).randbytes(9 * 10**6))
     write(site / "ch" / "two.html", '<html><body><img src="../_images/huge.png" alt="huge"></body></html>')
     requests = report(tmp_path, {"ch/one.html": [], "ch/two.html": []})
     assert run(site, requests) == 1
     captured = capsys.readouterr()
-    assert "ch/two.html" in captured.err and "over 8.00 MB" in captured.err
+    assert "ch/two.html" in captured.err and "over 8.00 MB gzip" in captured.err
     assert "OVER THE LIMIT" in captured.out
     assert run(site, requests, "--limit-mb", "10") == 0
+
+
+def test_the_uncompressed_guard_catches_what_gzip_hides(site: Path, tmp_path: Path) -> None:
+    # 13 MB of zeros: a few kB as sent, but over the 12 MB uncompressed guard.
+    write(site / "_images" / "zeros.png", bytes(13 * 10**6))
+    write(site / "ch" / "two.html", '<html><body><img src="../_images/zeros.png" alt="zeros"></body></html>')
+    requests = report(tmp_path, {"ch/one.html": [], "ch/two.html": []})
+    assert run(site, requests) == 1
+    assert run(site, requests, "--raw-limit-mb", "14") == 0
 
 
 def test_a_file_only_the_browser_saw_can_push_a_page_over(site: Path, tmp_path: Path) -> None:
