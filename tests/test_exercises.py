@@ -676,3 +676,200 @@ def test_reader_encoder_reproduces_the_package_sentence_embedding():
     tensors = read_safetensors(minilm_folder() / "model.safetensors")
     mine = reader_encoder(tensors, ids, mask, np.zeros_like(ids), num_heads=12)
     np.testing.assert_allclose(mine["sentence_embedding"], model.encode(["The cat sat on the mat."]), atol=1e-5)
+
+
+# =================================================================================================
+# Checkers of chapters 1, 11 and 12 (issue 11, part 2): a separate block, append-only.
+# =================================================================================================
+
+def normalise_where(table):
+    table = np.asarray(table, dtype=float)
+    sums = table.sum(axis=-1, keepdims=True)
+    return np.divide(table, sums, out=np.zeros_like(table), where=sums > 0)
+
+
+def normalise_loop(table):
+    flat = np.asarray(table, dtype=float).reshape(-1, np.shape(table)[-1])
+    rows = [row / row.sum() if row.sum() > 0 else row for row in flat]
+    return np.array(rows).reshape(np.shape(table))
+
+
+def soft_lookup_rows(queries, keys, values, temperature=1.0):
+    weights, outputs = [], []
+    for q in queries:
+        s = keys @ q / temperature
+        e = np.exp(s - s.max())
+        weights.append(e / e.sum())
+        outputs.append(weights[-1] @ values)
+    return np.array(weights), np.array(outputs)
+
+
+def soft_lookup_package(queries, keys, values, temperature=1.0):
+    from attention_course import scaled_dot_product_attention
+    out, w = scaled_dot_product_attention(queries, keys, values, scale=1 / temperature)
+    return w, out
+
+
+def soft_lookup_mistake(mistake):
+    def lookup(queries, keys, values, temperature=1.0):
+        s = queries @ keys.T
+        s = s * temperature if mistake == "times_t" else s / temperature
+        if mistake == "no_t":
+            s = queries @ keys.T
+        m = {"no_max": 0.0, "global_max": s.max()}.get(mistake, s.max(axis=-1, keepdims=True))
+        axis = 0 if mistake == "columns" else -1
+        if mistake == "columns":
+            m = s.max(axis=0, keepdims=True)
+        e = np.exp(s - m)
+        w = e / e.sum(axis=axis, keepdims=True)
+        return w, w @ values
+    return lookup
+
+
+def self_scores_loop(attentions, attention_mask):
+    layers, _, heads = attentions.shape[:3]
+    out = np.zeros((layers, heads))
+    lengths = attention_mask.sum(axis=1)
+    for b, n in enumerate(lengths):
+        for layer in range(layers):
+            for h in range(heads):
+                out[layer, h] += np.mean([attentions[layer, b, h, i, i] for i in range(1, n - 1)])
+    return out / len(lengths)
+
+
+def self_scores_diagonal(attentions, attention_mask):
+    return np.mean([np.diagonal(attentions[:, b, :, 1:n - 1, 1:n - 1], axis1=-2, axis2=-1).mean(-1)
+                    for b, n in enumerate(attention_mask.sum(axis=1))], axis=0)
+
+
+def self_scores_pooled(attentions, attention_mask):
+    diag = [np.diagonal(attentions[:, b, :, 1:n - 1, 1:n - 1], axis1=-2, axis2=-1)
+            for b, n in enumerate(attention_mask.sum(axis=1))]
+    return np.concatenate(diag, axis=-1).mean(-1)
+
+
+def rank_normalised(query, docs):
+    unit = docs / np.linalg.norm(docs, axis=1, keepdims=True)
+    return np.argsort(unit @ (query / np.linalg.norm(query)))[::-1]
+
+
+def rank_sorted(query, docs):
+    cos = [float(d @ query / (np.linalg.norm(d) * np.linalg.norm(query))) for d in docs]
+    return sorted(range(len(docs)), key=lambda j: -cos[j])
+
+
+def merge_numpy(m1, l1, m2, l2):
+    m = np.maximum(m1, m2)
+    return m, l1 * np.exp(m1 - m) + l2 * np.exp(m2 - m)
+
+
+def merge_branches(m1, l1, m2, l2):
+    if m1 >= m2:
+        return m1, l1 + l2 * math.exp(m2 - m1)
+    return m2, l1 * math.exp(m1 - m2) + l2
+
+
+GOOD_CH01_11_12 = [
+    (ex.check_normalise_rows, normalise_where),
+    (ex.check_normalise_rows, normalise_loop),
+    (ex.check_soft_lookup, soft_lookup_rows),
+    (ex.check_soft_lookup, soft_lookup_package),
+    (ex.check_self_scores, self_scores_loop),
+    (ex.check_self_scores, self_scores_diagonal),
+    (ex.check_rank_by_cosine, rank_normalised),
+    (ex.check_rank_by_cosine, rank_sorted),
+    (ex.check_attention_layer_cost, lambda n, d, num_heads, itemsize: (4 * n**2 * d * num_heads,
+                                                                       n * n * num_heads * itemsize)),
+    (ex.check_attention_layer_cost, lambda n, d, h, size: [h * (2 * n * n * d + 2 * n * n * d), h * size * n**2]),
+    (ex.check_merge_partials, merge_numpy),
+    (ex.check_merge_partials, merge_branches),
+    (ex.check_kv_cache_size, lambda layers, heads, dim, n, size: 2 * layers * heads * dim * n * size),
+    (ex.check_kv_cache_size, lambda *args: 2 * math.prod(args)),
+]
+
+BAD_CH01_11_12 = [
+    (ex.check_normalise_rows, lambda t: t / t.sum(axis=-1, keepdims=True), "0 / 0 is NaN"),
+    (ex.check_normalise_rows, lambda t: normalise_where(np.swapaxes(t, -1, -2)).swapaxes(-1, -2), "column sums"),
+    (ex.check_normalise_rows, lambda t: t / t.sum(axis=0, keepdims=True), "column sums"),
+    (ex.check_normalise_rows, lambda t: t / t.sum(), "whole table"),
+    (ex.check_normalise_rows, lambda t: (lambda s: t / np.where(s > 0, s, 1))(t.sum(axis=1, keepdims=True)),
+     "axis=-1"),
+    (ex.check_soft_lookup, soft_lookup_mistake("times_t"), "divide the scores by the temperature"),
+    (ex.check_soft_lookup, soft_lookup_mistake("no_t"), "use the temperature"),
+    (ex.check_soft_lookup, soft_lookup_mistake("columns"), "not each column"),
+    (ex.check_soft_lookup, soft_lookup_mistake("no_max"), "overflows"),
+    (ex.check_soft_lookup, soft_lookup_mistake("global_max"), "OWN maximum"),
+    (ex.check_soft_lookup, lambda q, k, v, temperature=1.0: soft_lookup_rows(q, k, v, temperature)[1], None),
+    (ex.check_self_scores, self_scores_pooled, "every sentence counts equally"),
+    (ex.check_self_scores, lambda a, m: np.mean([np.diagonal(a[:, b, :, :n, :n], axis1=-2, axis2=-1).mean(-1)
+                                                 for b, n in enumerate(m.sum(axis=1))], axis=0), "[CLS]"),
+    (ex.check_self_scores, lambda a, m: np.diagonal(a, axis1=-2, axis2=-1).mean(axis=(-1, 1)), "padding"),
+    (ex.check_self_scores, lambda a, m: self_scores_diagonal(a, m).T, "layers first"),
+    (ex.check_rank_by_cosine, lambda q, d: rank_normalised(q, d)[::-1], "LEAST"),
+    (ex.check_rank_by_cosine, lambda q, d: np.argsort(-(d @ q)), "favours long documents"),
+    (ex.check_rank_by_cosine, lambda q, d: (d @ q) / (np.linalg.norm(d, axis=1) * np.linalg.norm(q)),
+     "not the similarities"),
+    (ex.check_attention_layer_cost, lambda n, d, h, size: (2 * n * n * d * h, n * n * h * size), "two matrix products"),
+    (ex.check_attention_layer_cost, lambda n, d, h, size: (4 * n * n * d, n * n * h * size), "num_heads"),
+    (ex.check_attention_layer_cost, lambda n, d, h, size: (4 * n * n * d * h, n * n * h), "itemsize"),
+    (ex.check_attention_layer_cost, lambda n, d, h, size: (4 * n * n * d * h, n * n * d * h * size),
+     "whatever the width"),
+    (ex.check_merge_partials, lambda m1, l1, m2, l2: (max(m1, m2), l1 + l2), "rescale each"),
+    (ex.check_merge_partials, lambda m1, l1, m2, l2: (max(m1, m2), l1 * math.exp(max(m1, m2) - m1)
+                                                      + l2 * math.exp(max(m1, m2) - m2)), "sign"),
+    (ex.check_merge_partials, lambda m1, l1, m2, l2: (max(m1, m2), l1 * np.exp(m1) + l2 * np.exp(m2)), "overflows"),
+    (ex.check_kv_cache_size, lambda layers, heads, dim, n, size: layers * heads * dim * n * size, "keys AND values"),
+    (ex.check_kv_cache_size, lambda layers, heads, dim, n, size: 2 * layers * heads * dim * n, "itemsize"),
+    (ex.check_kv_cache_size, lambda layers, heads, dim, n, size: 16 * layers * heads * dim * n * size, "bits"),
+    (ex.check_kv_cache_size, lambda layers, heads, dim, n, size: 2 * heads * dim * n * size, "num_layers"),
+]
+
+
+@pytest.mark.parametrize("checker, answer", GOOD_CH01_11_12)
+def test_ch01_11_12_checkers_accept_correct_answers(checker, answer, capsys):
+    result = checker(answer)
+    assert result, result.message
+    assert result.cases_run >= 4
+    assert f"✓ {checker.__name__}: all {result.cases_run} cases passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("checker, answer, hint", BAD_CH01_11_12)
+def test_ch01_11_12_checkers_reject_typical_mistakes_with_a_hint(checker, answer, hint):
+    with np.errstate(all="ignore"):
+        result = checker(answer, verbose=False)
+    assert not result
+    assert "✗" in result.message and "input:" in result.message
+    if hint:
+        assert "hint: " in result.message and hint in result.message, result.message
+
+
+def test_normalise_rows_checker_documents_the_zero_row_rule():
+    # Dividing by the row sums is right except for a row of zeros: the failure names that case.
+    with np.errstate(all="ignore"):
+        result = ex.check_normalise_rows(lambda t: t / t.sum(axis=-1, keepdims=True), verbose=False)
+    assert "a row of zeros" in result.message and "NaN" in result.message
+
+
+def test_soft_lookup_checker_catches_the_global_maximum_only_in_the_huge_case():
+    with np.errstate(all="ignore"):
+        result = ex.check_soft_lookup(soft_lookup_mistake("global_max"), verbose=False)
+    assert "case 6 (huge scores of opposite sign" in result.message, result.message
+
+
+def test_merge_checker_covers_an_empty_part_and_equal_maxima():
+    descriptions = [c.description for c in ex._merge_partial_cases()]
+    assert any("empty first part" in d for d in descriptions) and any("same maximum" in d for d in descriptions)
+
+    def merge_nan_on_empty(m1, l1, m2, l2):
+        if l1 == 0 or l2 == 0:
+            return math.nan, math.nan
+        return merge_numpy(m1, l1, m2, l2)
+
+    result = ex.check_merge_partials(merge_nan_on_empty, verbose=False)
+    assert not result and "empty first part" in result.message
+
+
+def test_kv_cache_checker_agrees_with_the_package():
+    from attention_course import kv_cache_bytes
+
+    assert ex.check_kv_cache_size(lambda *a: kv_cache_bytes(*a[:4], itemsize=a[4]), verbose=False)
