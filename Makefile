@@ -12,7 +12,7 @@ define pytest_ok
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 endef
 
-.PHONY: help setup setup-dev assets book book-only test test-only lint unit notebooks browser bench clean
+.PHONY: help setup setup-dev assets book book-only test test-only lint unit notebooks browser weight bench clean
 
 help:
 	@echo "make book   set up $(VENV) and build the book into _build/html (open _build/html/index.html)"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench  run the benchmarks (prints speed and memory ratios against targets)"
 	@echo "make assets fetch MathJax, require.js and the widget manager from npm into _vendor/ (book-only does it)"
 	@echo "make browser  check every built page in headless Chromium (needs /usr/bin/chromium and npm)"
+	@echo "make weight   print each page's weight with what it loads; fail over $(PAGE_WEIGHT_LIMIT_MB) MB as sent (gzip; after browser)"
 
 $(VENV)/.book-installed: requirements.txt requirements-model.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,7 +75,13 @@ tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/
 browser: tests/browser/node_modules/.package-lock.json
 	$(call pytest_ok,-p no:cacheprovider tests/browser)
 
-test-only: lint unit notebooks book-only browser
+# Each page with everything it loads (as the browser test saw it, plus what its HTML references),
+# uncompressed and gzip -6; fails if a page is over the limit (uncompressed, 1 MB = 10^6 bytes).
+PAGE_WEIGHT_LIMIT_MB ?= 8
+weight:
+	$(PY) scripts/page_weight.py --limit-mb $(PAGE_WEIGHT_LIMIT_MB)
+
+test-only: lint unit notebooks book-only browser weight
 
 test: setup-dev
 	@$(MAKE) --no-print-directory test-only

@@ -5,12 +5,20 @@
   // 1. Fonts: the manager's CSS finds its icon fonts through the URL require.js gives the module
   //    "@jupyter-widgets/html-manager/dist/libembed-amd", by default relative to the page
   //    (notebooks/@jupyter-widgets/...). Map that module path to the folder embed-amd.js is served from.
+  //    The modules "@jupyter-widgets/controls", ".../base" (bundled in embed-amd.js too) carry their
+  //    own copy of the icon-font CSS, located the same way: map the "@jupyter-widgets" prefix to that
+  //    folder as well (it holds the same hashed font files), or a page with a control that shows an
+  //    icon asks for notebooks/@jupyter-widgets/<hash>.woff2 and gets a 404. require.js picks the
+  //    longest matching prefix, so the html-manager mapping still applies to its own module.
   var me = document.currentScript && document.currentScript.src;
   if (me) {
     var dist = new URL("html-manager/dist/", me).href;
     window.__jupyter_widgets_assets_path__ = dist;
     if (window.requirejs) {
-      window.requirejs.config({ paths: { "@jupyter-widgets/html-manager/dist": dist.replace(/\/$/, "") } });
+      window.requirejs.config({ paths: {
+        "@jupyter-widgets/html-manager/dist": dist.replace(/\/$/, ""),
+        "@jupyter-widgets": dist.replace(/\/$/, ""),
+      } });
     }
   }
   // 2. The manager typesets widget labels with the MathJax 2 API, MathJax.Hub.Queue(["Typeset", Hub, el]),

@@ -5,6 +5,8 @@
 //              "chromium": "/usr/bin/chromium"}
 // Prints one JSON object: {"pages": {"index.html": {...facts...}, ...}}. The pytest wrapper
 // (test_book_browser.py) decides what counts as a failure, so its messages stay in Python.
+// Besides what a reader sees, each page's facts hold every local URL it requested (`requests`, for
+// scripts/page_weight.py) and, for each plotly figure with a slider, what moving the slider did (`twins`).
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
@@ -21,12 +23,116 @@ const context = await chromium.launchPersistentContext(job.profile, {
   ],
 });
 
+// What a slider step may change: every trace's data and the figure title, as JSON. Typed arrays
+// (plotly decodes base64 `{dtype, bdata}` into them) become plain arrays, so equal numbers compare
+// equal whatever their container.
+function figureState(gd) {
+  const plain = (key, value) => (ArrayBuffer.isView(value) ? Array.from(value) : value);
+  const state = {};
+  gd._fullData.forEach((trace, i) => {
+    for (const key of ["x", "y", "z", "text", "visible"]) {
+      if (trace[key] !== undefined) state[`trace ${i} ${key}`] = JSON.stringify(trace[key], plain);
+    }
+  });
+  const title = gd._fullLayout.title;
+  state.title = JSON.stringify(title && typeof title === "object" ? title.text : title);
+  return state;
+}
+
+// Where to click to choose step `target` of slider `s` of figure `el`, in viewport pixels: the step's
+// tick, at the height of the slider's rail, scrolled into view once the figure stops moving; and
+// the figure's state before the click (`stateSource`: figureState's source, run in the page).
+async function stepPoint(el, [s, target, stateSource]) {
+  const group = el.querySelectorAll(".slider-group")[s];
+  const tick = group && group.querySelectorAll(".slider-tick-rect")[target];
+  const rail = group && group.querySelector(".slider-rail-touch-rect");
+  if (!tick || !rail) return null;
+  const inView = (r) => r.top >= 0 && r.bottom <= window.innerHeight;
+  if (!inView(rail.getBoundingClientRect())) rail.scrollIntoView({ block: "center", behavior: "instant" });
+  const frame = () => new Promise((done) => requestAnimationFrame(done));
+  let last = "";
+  for (let i = 0; i < 60; i++) {
+    const t = tick.getBoundingClientRect();
+    const r = rail.getBoundingClientRect();
+    const now = `${t.left},${r.top},${r.height}`;
+    if (now === last) {
+      if ((t.width === 0 && t.height === 0) || !inView(r)) return null;
+      const state = (0, eval)(`(${stateSource})`)(el);
+      return { x: t.left + t.width / 2, y: r.top + r.height / 2, state };
+    }
+    last = now;
+    await frame();
+  }
+  return null;
+}
+
+// The steps to click, in order: the one farthest from the start first (the biggest change), then up
+// to MAX_MOVES - 1 more spread evenly over the rest, so a long slider costs no more than a short one
+// (each click redraws the figure: about 0.1-0.2 s).
+const MAX_MOVES = 5;
+function stepsToVisit(start, steps) {
+  const far = start < steps / 2 ? steps - 1 : 0;
+  const rest = Array.from({ length: steps }, (_, i) => i).filter((i) => i !== start && i !== far);
+  const picked = rest.length <= MAX_MOVES - 1 ? rest
+    : Array.from({ length: MAX_MOVES - 1 }, (_, k) => rest[Math.round((k * (rest.length - 1)) / (MAX_MOVES - 2))]);
+  return steps > 1 ? [far, ...(far === 0 ? picked : picked.reverse())] : [];
+}
+
+// Move every slider of every plotly figure on the page, one step at a time, with real mouse clicks
+// on the slider's step ticks (plotly's sliders take no keyboard input). Reports, per figure and
+// slider, where each click landed and which parts of the figure it changed (each move must change it).
+async function moveTwins(page) {
+  const figures = page.locator(".plotly-graph-div");
+  const twins = [];
+  const count = await figures.count();
+  for (let f = 0; f < count; f++) {
+    const gd = figures.nth(f);
+    const { title, sliders } = await gd.evaluate((el) => ({
+      title: el._fullLayout && el._fullLayout.title ? String(el._fullLayout.title.text || "") : "",
+      sliders: (el._fullLayout && el._fullLayout.sliders || []).map((s) => ({ steps: s.steps.length, active: s.active })),
+    }));
+    for (let s = 0; s < sliders.length; s++) {
+      const twin = { figure: f, title, slider: s, steps: sliders[s].steps, active: sliders[s].active, moves: [] };
+      twins.push(twin);
+      const order = stepsToVisit(sliders[s].active, twin.steps);
+      for (const target of order) {
+        const move = { to: target };
+        twin.moves.push(move);
+        let before = null;
+        // Click the step's tick; retry when the click misses because the page was still moving
+        // (late layout), recomputing the point each time.
+        for (let attempt = 1; attempt <= 3; attempt++) {
+          const at = await gd.evaluate(stepPoint, [s, target, figureState.toString()]);
+          if (!at) { move.error = "no visible step tick to click"; break; }
+          before = before || at.state;
+          await page.mouse.click(at.x, at.y);
+          move.attempts = attempt;
+          move.landed = await page.waitForFunction(([el, s, target]) => el._fullLayout.sliders[s].active === target,
+            [await gd.elementHandle(), s, target], { timeout: 1000 })
+            .then(() => target)
+            .catch(() => gd.evaluate((el, s) => el._fullLayout.sliders[s].active, s));
+          if (move.landed === target) break;
+        }
+        if (move.error) break;
+        // The state once plotly has drawn the frame after the click (its restyle is done by then).
+        const after = await gd.evaluate((el, source) => new Promise((done) => requestAnimationFrame(
+          () => done((0, eval)(`(${source})`)(el)))), figureState.toString());
+        move.changed = Object.keys({ ...before, ...after }).filter((k) => before[k] !== after[k]);
+      }
+    }
+  }
+  return twins;
+}
+
 const results = {};
 for (const path of job.pages) {
-  const facts = { console: [], failed: [], external: [], httpErrors: [] };
+  const facts = { console: [], failed: [], external: [], httpErrors: [], requests: [] };
   const started = Date.now();
   const page = await context.newPage();
-  // Every request to another host is recorded and aborted: the book must work offline.
+  // Every request to another host is recorded and aborted: the book must work offline. Routing also
+  // turns off the HTTP cache, so every page loads all it needs, as on a first visit: `requests`
+  // (every local URL the page asked for, scripts and fonts loaded at run time included) is its weight.
+  page.on("request", (req) => { if (new URL(req.url()).host === base.host) facts.requests.push(req.url()); });
   await page.route("**/*", (route) => {
     const url = new URL(route.request().url());
     if (url.host === base.host) return route.continue();
@@ -54,6 +160,17 @@ for (const path of job.pages) {
   // Images added by scripts (widget outputs) may still be decoding.
   await page.waitForFunction(() => Array.from(document.images).every((img) => img.complete), null, { timeout: 5000 })
     .catch(() => {});
+  // Web fonts (MathJax's among them) are fetched once text needs them: wait, so `requests` has them.
+  await page.evaluate(() => document.fonts.ready.then(() => null)).catch(() => {});
+  // plotly.js: where it came from, and whether a copy is also inlined (a second, 1.5-5 MB load).
+  Object.assign(facts, await page.evaluate(() => ({
+    plotlyFigures: document.querySelectorAll(".plotly-graph-div").length,
+    plotlyVersion: window.Plotly ? String(window.Plotly.version) : null,
+    plotlyTags: Array.from(document.querySelectorAll("script[src]")).map((el) => el.getAttribute("src"))
+      .filter((src) => /plotly[^/]*\.js(\?|#|$)/i.test(src)),
+    plotlyInline: Array.from(document.querySelectorAll("script:not([src])"))
+      .filter((el) => /plotly\.js[^\n]{0,80}v\d+\.\d+\.\d+/.test(el.textContent.slice(0, 2000))).length,
+  })));
 
   Object.assign(facts, await page.evaluate(() => {
     const main = document.querySelector("article") || document.body;
@@ -102,6 +219,8 @@ for (const path of job.pages) {
   }));
   const shot = job.screenshots[path];
   if (shot) await page.screenshot({ path: shot, fullPage: true });
+  // After the screenshot, which shows each figure in its first state.
+  facts.twins = await moveTwins(page);
   await page.close();
   facts.seconds = (Date.now() - started) / 1000;
   results[path] = facts;

@@ -3,7 +3,8 @@
 Run after the book build: `make browser` (part of `make test`). Needs /usr/bin/chromium (Debian's
 `chromium` package; `.ci/run` installs it) and `npm ci` in tests/browser (the Makefile does it).
 The page checks live in check_pages.mjs (Playwright); this file serves the book, runs it once for
-all pages, and turns what it saw into one test per page with readable messages.
+all pages, and turns what it saw into one test per page with readable messages. It also writes every
+local URL each page loaded to _build/page-requests.json, which scripts/page_weight.py weighs.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import threading
+import urllib.parse
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 SCREENSHOTS = ROOT / "_build" / "screenshots"
+REQUESTS = ROOT / "_build" / "page-requests.json"  # read by scripts/page_weight.py
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SKIP_DIRS = {"_static", "_sources", "_images", "jupyter_execute", "reports", "_panels_static"}
@@ -35,6 +39,8 @@ ALLOWED_CONSOLE = [
     "Identifier 'THEBE_JS_URL' has already been declared",
     "Got invalid theme mode",
 ]
+# The one copy of plotly.js the book serves (book/_ext/plotly_assets.py), relative to the site root.
+PLOTLY_JS = "_static/vendor/plotly/plotly.min.js"
 
 
 def book_pages() -> list[str]:
@@ -53,49 +59,117 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def report() -> dict[str, dict[str, Any]]:
-    """Serve _build/html on a free local port and let Chromium visit every page once."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)")
-    if not (HERE / "node_modules" / "playwright-core").exists():
-        pytest.fail("playwright-core is not installed: run `npm ci` in tests/browser (make browser does)")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(HTML)))
+def run_checker(html: Path, pages: list[str], screenshots: dict[str, str] | None = None,
+                timeout: float = 180) -> dict[str, dict[str, Any]]:
+    """Serve `html` on a free local port, let Chromium visit `pages` once, return its facts per page.
+
+    Each page's `requests` (absolute URLs) become paths relative to the site root, without the query.
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(html)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as job_file:
-            json.dump({
-                "base": f"http://127.0.0.1:{server.server_address[1]}/",
-                "pages": book_pages(),
-                "screenshots": {p: str(SCREENSHOTS / (Path(p).stem + ".png")) for p in SCREENSHOT_PAGES},
-                "profile": profile,
-                "chromium": CHROMIUM,
-            }, job_file)
+            json.dump({"base": base, "pages": pages, "screenshots": screenshots or {}, "profile": profile,
+                       "chromium": CHROMIUM}, job_file)
         run = subprocess.run(
             ["node", str(HERE / "check_pages.mjs"), job_file.name],
-            capture_output=True, text=True, timeout=180, cwd=HERE,
+            capture_output=True, text=True, timeout=timeout, cwd=HERE,
         )
         if run.returncode != 0:
             pytest.fail(f"check_pages.mjs failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
-        return json.loads(run.stdout)["pages"]
+        pages_facts: dict[str, dict[str, Any]] = json.loads(run.stdout)["pages"]
     finally:
         server.shutdown()
         server.server_close()
         os.unlink(job_file.name)
         shutil.rmtree(profile, ignore_errors=True)
+    for facts in pages_facts.values():
+        facts["requests"] = [site_path(url, base) for url in facts["requests"]]
+    return pages_facts
 
 
-def test_book_is_built() -> None:
-    assert (HTML / "index.html").exists(), f"no book in {HTML}: run `make book-only` first"
-    assert len(book_pages()) >= 3, f"only {book_pages()} in {HTML}"
+def site_path(url: str, base: str) -> str:
+    """A local URL as a path relative to the site root: no query, no fragment, %-escapes decoded."""
+    path = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
+    root = urllib.parse.urlsplit(base).path
+    return path[len(root):] if path.startswith(root) else path.lstrip("/")
 
 
-@pytest.mark.parametrize("page", book_pages())
-def test_page(page: str, report: dict[str, dict[str, Any]]) -> None:
-    facts = report[page]
+def require_browser() -> None:
+    """Fail (not skip) when the browser or its driver is missing: the check is part of `make test`."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)")
+    if not (HERE / "node_modules" / "playwright-core").exists():
+        pytest.fail("playwright-core is not installed: run `npm ci` in tests/browser (make browser does)")
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, dict[str, Any]]:
+    """Every page of the built book, visited once; what each page loaded goes to REQUESTS."""
+    require_browser()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    facts = run_checker(HTML, book_pages(),
+                        {p: str(SCREENSHOTS / (Path(p).stem + ".png")) for p in SCREENSHOT_PAGES})
+    REQUESTS.parent.mkdir(parents=True, exist_ok=True)
+    REQUESTS.write_text(json.dumps({
+        "html": str(HTML),
+        "note": "every local file each page requested in headless Chromium (cache off), by tests/browser",
+        "pages": {page: sorted(set(f["requests"])) for page, f in facts.items()},
+    }, indent=1))
+    return facts
+
+
+def plotly_problems(facts: dict[str, Any]) -> list[str]:
+    """plotly.js loaded exactly once, from the book's own copy, on pages with plotly figures; else never.
+
+    Counted three ways: the files fetched, the <script src> tags (the browser fetches a repeated URL
+    once but runs it twice) and copies inlined in the page.
+    """
+    loads = [r for r in facts["requests"] if re.search(r"plotly[^/]*\.js$", r, re.IGNORECASE)]
+    tags, inline = facts["plotlyTags"], facts["plotlyInline"]
+    if not facts["plotlyFigures"]:
+        if loads or tags or inline:
+            return [f"plotly.js loaded on a page without plotly figures: fetched {loads}, script tags {tags}, "
+                    f"{inline} inlined"]
+        return []
+    problems = []
+    if len(loads) != 1 or len(tags) + inline != 1:
+        problems.append(f"plotly.js must load exactly once, got {len(loads)} files fetched {loads}, "
+                        f"{len(tags)} script tags {tags} and {inline} inlined copies")
+    if not loads or any(r != PLOTLY_JS for r in loads):
+        problems.append(f"plotly.js must come from the local {PLOTLY_JS}, got {loads}")
+    if not facts["plotlyVersion"]:
+        problems.append(f"{facts['plotlyFigures']} plotly figures but window.Plotly is not defined")
+    return problems
+
+
+def twin_problems(facts: dict[str, Any]) -> list[str]:
+    """Every slider of every plotly figure moves where it is clicked, and each move changes the figure."""
+    problems = []
+    for twin in facts.get("twins", []):
+        name = f"plotly figure {twin['figure']} ({twin['title'][:60]!r}), slider {twin['slider']}"
+        if twin["steps"] < 2:
+            problems.append(f"{name}: {twin['steps']} step, nothing to move")
+        where = twin["active"]
+        for move in twin["moves"]:
+            if "error" in move:
+                problems.append(f"{name}: cannot move to step {move['to']}: {move['error']}")
+                break
+            if move["landed"] != move["to"]:
+                problems.append(f"{name}: a click on step {move['to']} left the slider at step {move['landed']}")
+                break
+            if not move["changed"]:
+                problems.append(f"{name}: moving from step {where} to step {move['to']} changed nothing in the "
+                                f"figure's data or title (are the two states identical?)")
+            where = move["landed"]
+    return problems
+
+
+def page_problems(facts: dict[str, Any], page: str = "") -> list[str]:
+    """Everything wrong with one page, as readable sentences (empty: the page is fine)."""
     problems = []
     errors = [m for m in facts["console"] if not any(ok in m for ok in ALLOWED_CONSOLE)]
     if errors:
@@ -130,4 +204,16 @@ def test_page(page: str, report: dict[str, dict[str, Any]]) -> None:
     levels = facts["headings"]
     if levels and (levels[0] != 1 or levels.count(1) != 1 or any(b > a + 1 for a, b in zip(levels, levels[1:]))):
         problems.append(f"headings out of order (one h1 first, no skipped level): {levels}")
+    return problems + plotly_problems(facts) + twin_problems(facts)
+
+
+def test_book_is_built() -> None:
+    assert (HTML / "index.html").exists(), f"no book in {HTML}: run `make book-only` first"
+    assert len(book_pages()) >= 3, f"only {book_pages()} in {HTML}"
+
+
+@pytest.mark.parametrize("page", book_pages())
+def test_page(page: str, report: dict[str, dict[str, Any]]) -> None:
+    facts = report[page]
+    problems = page_problems(facts, page)
     assert not problems, f"{page} ({facts['title']}):\n  " + "\n  ".join(problems)
