@@ -326,7 +326,8 @@ def ch05_flipped_mask() -> str:
     _, w = scaled_dot_product_attention(x, x, x, mask=~causal_mask(n))
     future = np.triu(np.ones((n, n), bool), k=1)
     assert np.all(w[~future] == 0) and np.allclose(w[:-1].sum(axis=1), 1)  # only the future is seen
-    return "Each token sees only later tokens: the model cheats, and the loss looks great"
+    assert np.all(w[-1] == 0)  # the last token has no future: it sees nothing
+    return "Each token sees only later tokens (the last sees none): the model cheats, and the loss looks great"
 
 
 def ch05_fully_masked() -> str:
