@@ -7,6 +7,7 @@ import pytest
 from scipy.special import erf
 
 from attention_course import exercises as ex
+from attention_course.blocks import gelu
 
 # ---- answers a reader might write -------------------------------------------------------------
 
@@ -592,22 +593,22 @@ def test_every_mistake_variant_really_differs_and_the_plain_variant_is_the_refer
 
     tensors = tiny_tensors()
     model = MiniLM(TINY, tensors, WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-    for _, ids, mask, types in ex._encoder_cases(TINY):
+    for _, ids, mask, types in ex.capstone._encoder_cases(TINY):
         reference = model.forward(ids, mask, types)
-        plain = ex._encoder_variant(tensors, TINY, ids, mask, types)
-        assert ex._compare_stages(plain, reference, mask, 1e-5)[0] is None
-    _, ids, mask, types = list(ex._encoder_cases(TINY))[1]  # the padded batch
+        plain = ex.capstone._encoder_variant(tensors, TINY, ids, mask, types)
+        assert ex.capstone._compare_stages(plain, reference, mask, 1e-5)[0] is None
+    _, ids, mask, types = list(ex.capstone._encoder_cases(TINY))[1]  # the padded batch
     reference = model.forward(ids, mask, types)
-    for mistake in ex._ENCODER_MISTAKES:
+    for mistake in ex.capstone._ENCODER_MISTAKES:
         if mistake in ("token_type_zero", "eps_1e-5"):
             continue  # visible only with a second segment / with real weights
-        variant = ex._encoder_variant(tensors, TINY, ids, mask, types, mistake)
-        assert ex._compare_stages(variant, reference, mask, 1e-4)[0] is not None, mistake
+        variant = ex.capstone._encoder_variant(tensors, TINY, ids, mask, types, mistake)
+        assert ex.capstone._compare_stages(variant, reference, mask, 1e-4)[0] is not None, mistake
 
 
 def test_check_encoder_stages_accepts_partial_stages_and_names_the_first_wrong_one(capsys):
     tensors = tiny_tensors()
-    _, ids, mask, types = list(ex._encoder_cases(TINY))[1]
+    _, ids, mask, types = list(ex.capstone._encoder_cases(TINY))[1]
     from attention_course.models import MiniLM, WordPieceTokenizer
 
     reference = MiniLM(TINY, tensors, WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])).forward(
@@ -626,7 +627,7 @@ def test_check_encoder_stages_accepts_partial_stages_and_names_the_first_wrong_o
 
 FF_GOOD = [
     lambda x, w1, b1, w2, b2: (lambda h: 0.5 * h * (1 + erf(h / math.sqrt(2))))(x @ w1 + b1) @ w2 + b2,
-    lambda x, w1, b1, w2, b2: np.einsum("...f,fd->...d", ex.gelu(np.einsum("...d,df->...f", x, w1) + b1), w2) + b2,
+    lambda x, w1, b1, w2, b2: np.einsum("...f,fd->...d", gelu(np.einsum("...d,df->...f", x, w1) + b1), w2) + b2,
 ]
 
 
@@ -637,10 +638,10 @@ def test_feed_forward_checker_accepts_correct_answers(answer):
 
 
 @pytest.mark.parametrize("answer, hint", [
-    (lambda x, w1, b1, w2, b2: ex._tanh_gelu(x @ w1 + b1) @ w2 + b2, "tanh"),
+    (lambda x, w1, b1, w2, b2: ex.capstone._tanh_gelu(x @ w1 + b1) @ w2 + b2, "tanh"),
     (lambda x, w1, b1, w2, b2: np.maximum(x @ w1 + b1, 0) @ w2 + b2, "ReLU"),
     (lambda x, w1, b1, w2, b2: (x @ w1 + b1) @ w2 + b2, "one linear map"),
-    (lambda x, w1, b1, w2, b2: ex.gelu(x @ w1) @ w2, "biases"),
+    (lambda x, w1, b1, w2, b2: gelu(x @ w1) @ w2, "biases"),
 ])
 def test_feed_forward_checker_rejects_typical_mistakes(answer, hint):
     result = ex.check_feed_forward(answer, verbose=False)
@@ -857,7 +858,7 @@ def test_soft_lookup_checker_catches_the_global_maximum_only_in_the_huge_case():
 
 
 def test_merge_checker_covers_an_empty_part_and_equal_maxima():
-    descriptions = [c.description for c in ex._merge_partial_cases()]
+    descriptions = [c.description for c in ex.lookups_and_costs._merge_partial_cases()]
     assert any("empty first part" in d for d in descriptions) and any("same maximum" in d for d in descriptions)
 
     def merge_nan_on_empty(m1, l1, m2, l2):

@@ -813,9 +813,9 @@ def ch14_post_norm() -> str:
         t[f"encoder.layer.0.{name}.bias"] = 0.1 * r.normal(size=d)
     ids, real = np.array([[1, 5, 7, 2]]), np.ones((1, 4), dtype=bool)
     reference = MiniLM(config, t, WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])).forward(ids, real)
-    variant = functools.partial(ex._encoder_variant, t, config, ids, real, np.zeros_like(ids))
-    assert ex._compare_stages(variant(), reference, real, 1e-5)[0] is None  # post-norm: the reference (float32)
-    assert ex._compare_stages(variant("pre_norm"), reference, real, 1e-3)[0] is not None
+    variant = functools.partial(ex.capstone._encoder_variant, t, config, ids, real, np.zeros_like(ids))
+    assert ex.capstone._compare_stages(variant(), reference, real, 1e-5)[0] is None  # post-norm: the reference (float32)
+    assert ex.capstone._compare_stages(variant("pre_norm"), reference, real, 1e-3)[0] is not None
     return "<code>x = layer_norm(x + attention(x))</code>"
 
 
@@ -838,7 +838,7 @@ def ch14_stages() -> float:
 
     reference = {"hidden_states": [np.zeros((1, 2, 4))] * 7, "attentions": [np.zeros((1, 2, 2, 2))] * 6,
                  "sentence_embedding": np.zeros((1, 4))}
-    return float(len(ex._stage_list(reference, np.ones((1, 2), dtype=bool))))
+    return float(len(ex.capstone._stage_list(reference, np.ones((1, 2), dtype=bool))))
 
 
 CHECKS: dict[str, Callable[[], float | str]] = {

@@ -1,0 +1,135 @@
+"""The machinery every checker shares: hidden cases, comparison, the verdict and its hint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Case", "CheckResult", "Hint", "run_checks", "case_rng", "unit_length"]
+
+
+@dataclass
+class Case:
+    """One hidden test case: a description, the arguments and the expected output."""
+
+    description: str
+    args: tuple[Any, ...]
+    expected: Any
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CheckResult:
+    """Outcome of a check: truthy if every case passed; `message` says what failed and why."""
+
+    name: str
+    passed: bool
+    cases_run: int
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython display
+        printer.text(self.message)
+
+
+# A hint is a pair (recogniser, advice): if the reader's output equals what the usual mistake
+# would produce on that case, the advice names the mistake.
+Hint = tuple[Callable[[Case], Any], str]
+
+
+def _describe(value: Any) -> str:
+    """Short text for an argument or output: shape and dtype for arrays, repr otherwise."""
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape}, dtype {value.dtype}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_describe(v) for v in value) + ")"
+    return repr(value)
+
+
+def _close(got: Any, expected: Any, atol: float, equal_nan: bool = False) -> bool:
+    """True if got matches expected (arrays: same shape, allclose; tuples element-wise)."""
+    if isinstance(expected, tuple):
+        return (isinstance(got, (tuple, list)) and len(got) == len(expected)
+                and all(_close(g, e, atol, equal_nan) for g, e in zip(got, expected)))
+    got_arr = np.asarray(got)
+    expected_arr = np.asarray(expected)
+    if got_arr.shape != expected_arr.shape:
+        return False
+    if expected_arr.dtype == np.bool_:
+        return got_arr.dtype == np.bool_ and bool(np.array_equal(got_arr, expected_arr))
+    return bool(np.allclose(got_arr, expected_arr, atol=atol, rtol=1e-6, equal_nan=equal_nan))
+
+
+def _first_difference(got: Any, expected: Any) -> str:
+    """Describe how got differs from expected in one line."""
+    if isinstance(expected, tuple):
+        for idx, (g, e) in enumerate(zip(got, expected)):
+            if not _close(g, e, 1e-6):
+                return f"element {idx} of the returned tuple: " + _first_difference(g, e)
+        return f"returned {len(got)} values, expected {len(expected)}"
+    g, e = np.asarray(got), np.asarray(expected)
+    if g.shape != e.shape:
+        return f"expected shape {e.shape}, got shape {g.shape}"
+    if e.dtype == np.bool_ and g.dtype != np.bool_:
+        return f"expected a boolean array, got dtype {g.dtype}"
+    if not np.all(np.isfinite(g.astype(float))):
+        return f"the result contains NaN or inf ({int((~np.isfinite(g.astype(float))).sum())} entries)"
+    diff = np.abs(g.astype(float) - e.astype(float))
+    where = tuple(int(i) for i in np.unravel_index(np.argmax(diff), diff.shape))
+    return (f"largest error {diff.max():.3g} at index {where}: expected {e[where].item()!r}, "
+            f"got {g[where].item()!r}")
+
+
+def run_checks(name: str, fn: Callable[..., Any], cases: Iterable[Case], hints: list[Hint],
+         atol: float = 1e-6, verbose: bool = True) -> CheckResult:
+    """Run fn on every case, stop at the first failure, and print and return the verdict."""
+    if not callable(fn):
+        raise TypeError(f"{name} expects a function, got {type(fn).__name__}")
+    count = 0
+    message = ""
+    for count, case in enumerate(cases, start=1):
+        args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in case.args)
+        try:
+            got = fn(*args, **case.kwargs)
+        except Exception as error:  # the reader's bug, reported rather than raised
+            message = (f"✗ {name}: case {count} ({case.description}) raised "
+                       f"{type(error).__name__}: {error}\n  input: {_describe(case.args)}")
+            break
+        if not _close(got, case.expected, atol):
+            message = (f"✗ {name}: case {count} ({case.description}) failed.\n"
+                       f"  input: {_describe(case.args)}"
+                       + (f", {case.kwargs}" if case.kwargs else "")
+                       + f"\n  {_first_difference(got, case.expected)}")
+            for recognise, advice in hints:
+                try:
+                    with np.errstate(all="ignore"):
+                        typical = recognise(case)
+                except Exception:
+                    continue
+                if typical is not None and _close(got, typical, atol, equal_nan=True):
+                    message += f"\n  hint: {advice}"
+                    break
+            break
+    else:
+        message = f"✓ {name}: all {count} cases passed."
+    result = CheckResult(name, message.startswith("✓"), count, message)
+    if verbose:
+        print(message)
+    return result
+
+
+def case_rng() -> np.random.Generator:
+    return np.random.default_rng(20261125)
+
+
+def unit_length(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """x scaled to length 1 along `axis` (rows of x: (..., d) by default)."""
+    return x / np.linalg.norm(x, axis=axis, keepdims=True)
