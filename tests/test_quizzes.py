@@ -814,7 +814,7 @@ def ch14_post_norm() -> str:
     ids, real = np.array([[1, 5, 7, 2]]), np.ones((1, 4), dtype=bool)
     reference = MiniLM(config, t, WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])).forward(ids, real)
     variant = functools.partial(ex.capstone._encoder_variant, t, config, ids, real, np.zeros_like(ids))
-    assert ex.capstone._compare_stages(variant(), reference, real, 1e-5)[0] is None  # post-norm: the reference (float32)
+    assert ex.capstone._compare_stages(variant(), reference, real, 1e-5)[0] is None  # post-norm: the reference
     assert ex.capstone._compare_stages(variant("pre_norm"), reference, real, 1e-3)[0] is not None
     return "<code>x = layer_norm(x + attention(x))</code>"
 
