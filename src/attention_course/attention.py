@@ -46,15 +46,7 @@ def _softmax_inplace(z: np.ndarray, axis: int = -1) -> np.ndarray:
     """Overwrite the float array z: (...) with its softmax along `axis` and return it (no checks)."""
     if z.size == 0:
         return z
-    # Subtracting the max makes the largest exponent exp(0) = 1: no overflow, same result,
-    # because softmax(x) == softmax(x - c) for any constant c.
-    row_max = np.max(z, axis=axis, keepdims=True)
-    row_max[~np.isfinite(row_max)] = 0.0  # an all -inf slice: exp(-inf) = 0 everywhere
-    np.subtract(z, row_max, out=z)
-    np.exp(z, out=z)
-    total = np.sum(z, axis=axis, keepdims=True)
-    total[total == 0] = 1.0  # only all -inf slices sum to 0; leave them as zeros
-    z /= total
+    z /= _exp_shifted_inplace(z, axis)
     return z
 
 
@@ -248,12 +240,14 @@ def _blas_threads() -> int:
     return max(counts, default=1)
 
 
-def _exp_shifted_inplace(s: np.ndarray) -> np.ndarray:
-    """Overwrite s: (rows, n_k) with exp(s - row max) and return the row sums (rows, 1), zeros as 1."""
-    row_max = np.max(s, axis=-1, keepdims=True)
+def _exp_shifted_inplace(s: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Overwrite s with exp(s - max along `axis`) and return the sums along `axis` (kept dims), zeros as 1."""
+    # Subtracting the max makes the largest exponent exp(0) = 1: no overflow, same result,
+    # because softmax(x) == softmax(x - c) for any constant c.
+    row_max = np.max(s, axis=axis, keepdims=True)
     row_max[~np.isfinite(row_max)] = 0.0  # an all -inf row: exp(-inf) = 0 everywhere
     np.subtract(s, row_max, out=s)
     np.exp(s, out=s)
-    total = np.sum(s, axis=-1, keepdims=True)
+    total = np.sum(s, axis=axis, keepdims=True)
     total[total == 0] = 1.0  # only fully masked rows sum to 0; leave them as zeros
     return total

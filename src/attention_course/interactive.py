@@ -77,6 +77,15 @@ def _check_titles(titles: Sequence[str] | None, labels: Sequence[str]) -> None:
         raise ValueError(f"need one title per state, got {len(titles)} titles and {len(labels)} states")
 
 
+def _prepare_states(states: Sequence[Any], labels: Sequence[str], title: str,
+                    state_titles: Sequence[str] | None, active: int) -> tuple[list[np.ndarray], str]:
+    """Check states, labels and titles; return the states as float arrays and the title shown first."""
+    _check_states(states, labels)
+    _check_titles(state_titles, labels)
+    shown_title = title if state_titles is None else state_titles[active]
+    return [np.asarray(s, dtype=float) for s in states], shown_title
+
+
 def slider_heatmaps(
     states: Sequence[Any],
     labels: Sequence[str],
@@ -99,10 +108,7 @@ def slider_heatmaps(
     """
     import plotly.graph_objects as go
 
-    _check_states(states, labels)
-    _check_titles(state_titles, labels)
-    shown_title = title if state_titles is None else state_titles[active]
-    mats = [np.asarray(s, dtype=float) for s in states]
+    mats, shown_title = _prepare_states(states, labels, title, state_titles, active)
     shape = mats[0].shape
     if any(m.shape != shape for m in mats) or shape != (len(y_labels), len(x_labels)):
         raise ValueError(f"every state must have shape (len(y_labels), len(x_labels)) = "
@@ -143,10 +149,7 @@ def slider_bars(
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    _check_states(states, labels)
-    _check_titles(state_titles, labels)
-    shown_title = title if state_titles is None else state_titles[active]
-    mats = [np.asarray(s, dtype=float) for s in states]
+    mats, shown_title = _prepare_states(states, labels, title, state_titles, active)
     n_panels = len(panel_titles)
     if any(m.shape != (n_panels, len(categories)) for m in mats):
         raise ValueError(f"every state must have shape (n_panels, n_categories) = ({n_panels}, "
@@ -192,10 +195,7 @@ def slider_lines(
     """
     import plotly.graph_objects as go
 
-    _check_states(states, labels)
-    _check_titles(state_titles, labels)
-    shown_title = title if state_titles is None else state_titles[active]
-    mats = [np.asarray(s, dtype=float) for s in states]
+    mats, shown_title = _prepare_states(states, labels, title, state_titles, active)
     if any(m.shape != (len(series_names), len(x)) for m in mats):
         raise ValueError(f"every state must have shape (n_series, len(x)) = ({len(series_names)}, {len(x)}), "
                          f"got {[m.shape for m in mats]}")

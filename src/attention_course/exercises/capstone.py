@@ -14,7 +14,7 @@ from ..heads import merge_heads, split_heads
 from ..masks import padding_mask
 from ..models.minilm import EncoderConfig, EncoderOutput, MiniLM, mean_pool
 from ..models.tokenizer import WordPieceTokenizer
-from .checking import Case, CheckResult, Hint, case_rng, run_checks
+from .checking import Case, CheckResult, Hint, case_rng, run_checks, verdict
 
 __all__ = [
     "check_feed_forward",
@@ -169,10 +169,7 @@ def check_encoder_stages(yours: Any, reference: EncoderOutput, atol: float = 1e-
         message = f"✗ {name}: the first stage that differs is {failed}.\n  {detail}"
     else:
         message = f"✓ {name}: all {compared} stages given match the reference (atol {atol:g})."
-    result = CheckResult(name, message.startswith("✓"), compared, message)
-    if verbose:
-        print(message)
-    return result
+    return verdict(name, message, compared, verbose)
 
 
 # Typical mistakes, each a variant of the forward pass; a hint is given when the reader's failing
@@ -368,7 +365,4 @@ def check_minilm_encoder(fn: Callable[..., Any], tensors: Mapping[str, np.ndarra
         break
     else:
         message = f"✓ {name}: all {count} cases passed, every stage within {atol:g} of the reference."
-    result = CheckResult(name, message.startswith("✓"), count, message)
-    if verbose:
-        print(message)
-    return result
+    return verdict(name, message, count, verbose)

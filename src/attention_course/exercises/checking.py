@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Case", "CheckResult", "Hint", "run_checks", "case_rng", "unit_length"]
+__all__ = ["Case", "CheckResult", "Hint", "run_checks", "case_rng", "unit_length", "verdict"]
 
 
 @dataclass
@@ -120,10 +120,14 @@ def run_checks(name: str, fn: Callable[..., Any], cases: Iterable[Case], hints: 
             break
     else:
         message = f"✓ {name}: all {count} cases passed."
-    result = CheckResult(name, message.startswith("✓"), count, message)
+    return verdict(name, message, count, verbose)
+
+
+def verdict(name: str, message: str, cases_run: int, verbose: bool) -> CheckResult:
+    """The CheckResult of a check whose message starts with ✓ (passed) or ✗, printed if verbose."""
     if verbose:
         print(message)
-    return result
+    return CheckResult(name, message.startswith("✓"), cases_run, message)
 
 
 def case_rng() -> np.random.Generator:

@@ -263,6 +263,16 @@ def _check_targets(logits: np.ndarray, targets: Any, ignore_index: int) -> np.nd
     return t
 
 
+def _scored_targets(logp: np.ndarray, targets: Any, ignore_index: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Checked targets (...), the mask of scored positions (...), and how many there are (at least 1)."""
+    t = _check_targets(logp, targets, ignore_index)
+    scored = t != ignore_index
+    count = int(scored.sum())
+    if count == 0:
+        raise ValueError(f"no target is scored: all {t.size} targets equal ignore_index={ignore_index}")
+    return t, scored, count
+
+
 def cross_entropy(logits: Any, targets: Any, ignore_index: int = IGNORE_INDEX) -> float:
     """Mean of -log softmax(logits)[target] over scored positions; logits: (..., V), targets: (...).
 
@@ -270,11 +280,7 @@ def cross_entropy(logits: Any, targets: Any, ignore_index: int = IGNORE_INDEX) -
     Computed from logits with log-sum-exp, so huge logits never overflow.
     """
     logp = log_softmax(logits)
-    t = _check_targets(logp, targets, ignore_index)
-    scored = t != ignore_index
-    count = int(scored.sum())
-    if count == 0:
-        raise ValueError(f"no target is scored: all {t.size} targets equal ignore_index={ignore_index}")
+    t, scored, count = _scored_targets(logp, targets, ignore_index)
     picked = np.take_along_axis(logp, np.where(scored, t, 0)[..., None], axis=-1)[..., 0]
     return float(-np.sum(picked[scored]) / count)
 
@@ -285,11 +291,7 @@ def cross_entropy_backward(logits: Any, targets: Any, ignore_index: int = IGNORE
     Rows whose target is `ignore_index` get zero gradient; count = number of scored positions.
     """
     logp = log_softmax(logits)
-    t = _check_targets(logp, targets, ignore_index)
-    scored = t != ignore_index
-    count = int(scored.sum())
-    if count == 0:
-        raise ValueError(f"no target is scored: all {t.size} targets equal ignore_index={ignore_index}")
+    t, scored, count = _scored_targets(logp, targets, ignore_index)
     grad = np.exp(logp)
     grad[~scored] = 0.0
     where = np.nonzero(scored)
