@@ -24,6 +24,11 @@ TABLE = [
     # attention and masks
     ("softmax", lambda: ac.softmax(NAN), ValueError, ["NaN", "(2, 2)"]),
     ("softmax", lambda: ac.softmax(Z((2, 3)), axis=2), ValueError, ["axis 2", "(2, 3)"]),
+    ("diagnose_attention", lambda: ac.diagnose_attention(3), TypeError, ["fn", "int"]),
+    ("diagnose_gqa", lambda: ac.diagnose_gqa(None), TypeError, ["fn", "NoneType"]),
+    ("diagnose_rope", lambda: ac.diagnose_rope("apply_rope"), TypeError, ["fn", "str"]),
+    ("diagnose_split_heads", lambda: ac.diagnose_split_heads(2), TypeError, ["fn", "int"]),
+    ("Diagnosis", lambda: ac.Diagnosis("f")["scale"], KeyError, ["no axis 'scale'"]),
     ("scaled_dot_product_attention", lambda: ac.scaled_dot_product_attention(Z((4, 8)), Z((6, 7)), Z((6, 5))),
      ValueError, ["(4, 8)", "(6, 7)"]),
     ("scaled_dot_product_attention", lambda: ac.scaled_dot_product_attention(Z((4, 8)), Z((6, 8)), Z((5, 5))),

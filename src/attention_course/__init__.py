@@ -7,6 +7,13 @@ that the function here gives the same numbers.
 from . import exercises, training
 from .attention import scaled_dot_product_attention, softmax
 from .blocks import TransformerBlock, feed_forward, gelu, layer_norm
+from .diagnose import (
+    Diagnosis,
+    diagnose_attention,
+    diagnose_gqa,
+    diagnose_rope,
+    diagnose_split_heads,
+)
 from .flash import attention_tiles, flash_attention, online_softmax, online_softmax_trace
 from .heads import (
     MultiHeadAttention,
@@ -75,4 +82,10 @@ __all__ = [
     "sinusoidal_frequencies",
     "sinusoidal_positional_encoding",
     "sinusoidal_shift_matrix",
+    # which conventions an attention function follows (chapter 13)
+    "Diagnosis",
+    "diagnose_attention",
+    "diagnose_gqa",
+    "diagnose_rope",
+    "diagnose_split_heads",
 ]
