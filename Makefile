@@ -12,11 +12,12 @@ define pytest_ok
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 endef
 
-.PHONY: help setup setup-dev assets book book-only test test-only lint unit notebooks browser weight bench clean
+.PHONY: help setup setup-dev assets book book-only test test-only lint unit notebooks workbooks browser weight bench clean
 
 help:
 	@echo "make book   set up $(VENV) and build the book into _build/html (open _build/html/index.html)"
 	@echo "make test   set up $(VENV) with dev tools, then lint, unit tests, notebooks, book build (-W)"
+	@echo "make workbooks  write every chapter's workbook (answers taken out) to _build/workbooks and run them"
 	@echo "make bench  run the benchmarks (prints speed and memory ratios against targets)"
 	@echo "make assets fetch MathJax, require.js and the widget manager from npm into _vendor/ (book-only does it)"
 	@echo "make browser  check every built page in headless Chromium (needs /usr/bin/chromium and npm)"
@@ -66,6 +67,12 @@ notebooks:
 	$(call pytest_ok,--nbval-lax -p no:cacheprovider --junitxml=_build/nbval-junit.xml notebooks)
 	$(PY) scripts/notebook_times.py _build/nbval-junit.xml
 
+# Every chapter's workbook (scripts/make_workbooks.py: the answers taken out) runs top to bottom
+# with its stubs; the book builds the same workbooks into _build/html/workbooks/ for download.
+workbooks:
+	$(PY) scripts/make_workbooks.py --out _build/workbooks
+	$(call pytest_ok,--nbval-lax -p no:cacheprovider _build/workbooks)
+
 # The browser test drives Debian's chromium with playwright-core (pinned in tests/browser/package-lock.json).
 tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
@@ -81,7 +88,7 @@ PAGE_WEIGHT_LIMIT_MB ?= 8
 weight:
 	$(PY) scripts/page_weight.py --limit-mb $(PAGE_WEIGHT_LIMIT_MB)
 
-test-only: lint unit notebooks book-only browser weight
+test-only: lint unit notebooks workbooks book-only browser weight
 
 test: setup-dev
 	@$(MAKE) --no-print-directory test-only

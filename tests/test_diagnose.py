@@ -286,3 +286,28 @@ def test_hugging_face_rope_is_half_split() -> None:
     report = diagnose_rope(hf_rope, name="transformers apply_rotary_pos_emb")
     assert_finding(report, "RoPE pairing", "half-split: pairs (i, i + d/2)", False)
     assert_finding(report, "RoPE base", "10000", True)
+
+
+# ---- a failing check names the conventions the function followed -------------
+
+def test_failing_checks_name_the_conventions(capsys: pytest.CaptureFixture[str]) -> None:
+    from attention_course.exercises import check_attention, check_rope, check_split_heads
+
+    result = check_attention(lambda q, k, v: softmax(q @ np.swapaxes(k, -1, -2) / 8.0) @ v)
+    assert not result and "conventions: yours differs from the course's on 1 axis(es)" in result.message
+    assert "scale: a constant 0.125 = 1/sqrt(64)" in result.message
+    assert result.message in capsys.readouterr().out  # printed once, with the note
+    strided = check_split_heads(lambda x, h: np.moveaxis(x.reshape(*x.shape[:-1], -1, h), -1, -3),
+                                verbose=False)
+    assert "splitting heads: strided" in strided.message
+    assert "RoPE pairing: half-split" in check_rope(rope_half_split, verbose=False).message
+    assert check_attention(lambda q, k, v: scaled_dot_product_attention(q, k, v)[0], verbose=False)
+
+
+def test_a_stub_gets_no_convention_note() -> None:
+    from attention_course.exercises import check_attention
+
+    def stub(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    assert "conventions" not in check_attention(stub, verbose=False).message

@@ -9,9 +9,11 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention, softmax
 from ..blocks import TransformerBlock, gelu
+from ..diagnose import diagnose_rope
 from ..positions import apply_rope
 from ..training.grad import gelu_backward
 from .checking import Case, CheckResult, Hint, case_rng, run_checks, unit_length
+from .conventions import with_conventions
 
 __all__ = [
     "check_log_softmax",
@@ -191,7 +193,8 @@ def check_rope(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], verbose: bool
         (lambda c: apply_rope(c.args[0], np.arange(c.args[0].shape[-2])),
          "rotate each row by its given position, not by its row index."),
     ]
-    return run_checks("check_rope", fn, _rope_cases(), hints, atol=1e-9, verbose=verbose)
+    result = run_checks("check_rope", fn, _rope_cases(), hints, atol=1e-9, verbose=False)
+    return with_conventions(result, fn, diagnose_rope, verbose)
 
 
 # ---- chapter 9: counting a block's parameters -------------------------------------------------

@@ -10,10 +10,12 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention, softmax
 from ..blocks import gelu, layer_norm
+from ..diagnose import diagnose_attention, diagnose_split_heads
 from ..heads import merge_heads, split_heads
 from ..masks import causal_mask, padding_mask
 from ..scaling import softmax_jacobian
 from .checking import Case, CheckResult, Hint, case_rng, run_checks
+from .conventions import with_conventions
 
 __all__ = [
     "check_softmax",
@@ -114,7 +116,8 @@ def check_attention(fn: Callable[..., np.ndarray], verbose: bool = True) -> Chec
         (_attention_scaled_by_dk, "the scale is 1/sqrt(d_k), not 1/d_k."),
         (_attention_wrong_axis, "the softmax runs over the keys, the last axis of the scores (axis=-1)."),
     ]
-    return run_checks("check_attention", fn, _attention_cases(), hints, verbose=verbose)
+    result = run_checks("check_attention", fn, _attention_cases(), hints, verbose=False)
+    return with_conventions(result, fn, diagnose_attention, verbose)
 
 
 # ---- masks ----------------------------------------------------------------------------------
@@ -244,7 +247,8 @@ def check_split_heads(fn: Callable[[np.ndarray, int], np.ndarray], verbose: bool
          "a plain reshape to (..., heads, n, d_head) mixes different tokens into one row; reshape to "
          "(..., n, heads, d_head) first, then swap the n and heads axes."),
     ]
-    return run_checks("check_split_heads", fn, _split_cases(), hints, verbose=verbose)
+    result = run_checks("check_split_heads", fn, _split_cases(), hints, verbose=False)
+    return with_conventions(result, fn, diagnose_split_heads, verbose)
 
 
 def _merge_cases() -> Iterator[Case]:
