@@ -184,3 +184,10 @@ def test_the_capstone_stand_ins_pass_the_capstone_checks() -> None:
     from attention_course.exercises import check_minilm_encoder
 
     assert check_minilm_encoder(PACKAGE_VERSIONS["my_encoder"], verbose=False)
+
+
+def test_the_book_build_writes_every_workbook(tmp_path: Path) -> None:
+    app = SimpleNamespace(confdir=str(ROOT), outdir=str(tmp_path), builder=SimpleNamespace(format="html"))
+    ext.write_workbooks(app, None)
+    assert sorted(p.name for p in (tmp_path / "workbooks").glob("*.ipynb")) == [p.name for p in CHAPTERS]
+    ext.write_workbooks(app, RuntimeError("the build failed"))  # then nothing is written

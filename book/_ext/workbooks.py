@@ -10,6 +10,7 @@ title. The workbooks are generated, never committed.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,6 +26,7 @@ def generator(confdir: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location("make_workbooks", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
