@@ -311,3 +311,26 @@ def test_a_stub_gets_no_convention_note() -> None:
         raise NotImplementedError
 
     assert "conventions" not in check_attention(stub, verbose=False).message
+
+
+def test_wrapper_outputs_with_a_batch_axis_or_none_are_understood() -> None:
+    def batched(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return scaled_dot_product_attention(q, k, v)[0][None, None]
+
+    assert diagnose_attention(batched).agrees_with_course
+
+    def unwritten(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
+        return None
+
+    finding = diagnose_attention(unwritten)["softmax axis"]
+    assert finding.convention == "raises NotImplementedError: returned None: not written yet"
+
+
+def test_a_wrapper_may_return_tensors_that_need_grad() -> None:
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+
+    def sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> Any:
+        t = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+        return torch.nn.functional.scaled_dot_product_attention(*t)[None]
+
+    assert diagnose_attention(sdpa).agrees_with_course

@@ -125,17 +125,34 @@ def _accepts(fn: Callable[..., Any], arg: str) -> bool:
 
 def _result(fn: Callable[..., Any], *args: Any, weights_shape: tuple[int, ...]
             | None = None, **kwargs: Any) -> np.ndarray | _Failed:
-    """fn's output as a float array (the weights if a tuple holds them)."""
+    """fn's output as a float array (the weights if a tuple holds them).
+
+    Tensors are detached and converted; leading axes of size 1 (a batch
+    axis a wrapper kept) are dropped when the weights' shape is known.
+    """
     try:
         with np.errstate(all="ignore"):
             out = fn(*args, **kwargs)
+        if out is None or out is Ellipsis:
+            raise NotImplementedError(f"returned {out!r}: not written yet")
         if isinstance(out, (tuple, list)):
-            parts = [np.asarray(p, dtype=float) for p in out if p is not None]
+            parts = [_array(p) for p in out if p is not None]
             shaped = [p for p in parts if p.shape == weights_shape]
-            out = shaped[-1] if shaped else parts[0]
-        return np.asarray(out, dtype=float)
+            return shaped[-1] if shaped else parts[0]
+        arr = _array(out)
+        while (weights_shape and arr.ndim > len(weights_shape)
+               and arr.shape[0] == 1):
+            arr = arr[0]
+        return arr
     except Exception as error:  # the function's failure is a finding
         return _Failed(error)
+
+
+def _array(x: Any) -> np.ndarray:
+    """x as a float numpy array; a PyTorch tensor is detached first."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=float)
 
 
 def _number(x: float) -> str:

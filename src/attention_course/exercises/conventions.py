@@ -8,6 +8,7 @@ pairing, ...), so the reader learns which convention they followed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -42,8 +43,7 @@ def with_conventions(result: CheckResult, fn: Callable[..., Any],
     verbose (run the check itself with verbose=False)."""
     if not result:
         note = convention_note(fn, diagnose)
-        result = CheckResult(result.name, result.passed, result.cases_run,
-                             result.message + note)
+        result = dataclasses.replace(result, message=result.message + note)
     if verbose:
         print(result.message)
     return result
