@@ -334,3 +334,13 @@ def test_a_wrapper_may_return_tensors_that_need_grad() -> None:
         return torch.nn.functional.scaled_dot_product_attention(*t)[None]
 
     assert diagnose_attention(sdpa).agrees_with_course
+
+
+def test_a_stub_is_reported_as_raising_on_every_axis() -> None:
+    def stub(*args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("not written yet")
+
+    for diagnose in (diagnose_attention, diagnose_gqa, diagnose_rope, diagnose_split_heads):
+        conventions = diagnose(stub).conventions.values()
+        assert all(c.startswith("raises NotImplementedError") or c.startswith("not probed")
+                   for c in conventions), conventions

@@ -189,6 +189,11 @@ def _match(got: Any, candidates: dict[str, np.ndarray]) -> str | None:
     return None
 
 
+def _unrecognised(x: Any) -> str:
+    """The convention text of a result no candidate matched."""
+    return str(x) if isinstance(x, _Failed) else f"unrecognised: {_show(x)}"
+
+
 def _softmax(s: np.ndarray, axis: int = -1) -> np.ndarray:
     """Plain softmax along axis (probe scores are small: no shift needed)."""
     e = np.exp(s - np.max(s, axis=axis, keepdims=True))
@@ -362,7 +367,7 @@ def _mask_polarity(fn: Callable[..., Any], kind: str) -> tuple[Finding, str]:
     if isinstance(w, _Failed) and isinstance(w.error, (TypeError, ValueError)):
         found, text = "refused", f"refused ({w})"
     elif found is None:
-        text = f"unrecognised: weights {_show(w)}"
+        text = _unrecognised(w)
     else:
         text = _MASK_LABELS[kind][found]
     observed = (f"{'weights ' * (not isinstance(w, _Failed))}{_show(w)}; "
@@ -434,7 +439,7 @@ def _causal_square(fn: Callable[..., Any]) -> Finding:
         "strictly lower: a query may not see itself (row 0 is NaN)":
             nan_first,
         "causal=True has no effect": np.full((3, 3), 1 / 3)})
-    text = found or f"unrecognised: {_show(w)}"
+    text = found or _unrecognised(w)
     observed = f"weights {_show(w)}; the course gives {_show(_visible(tri))}"
     return Finding("causal mask", text, course, found == course, probe,
                    observed)
@@ -452,7 +457,7 @@ def _causal_alignment(fn: Callable[..., Any]) -> Finding:
         course: _visible(bottom_right),
         "top-left: the queries are the first n_q positions (PyTorch's "
         "is_causal=True)": _visible(top_left)})
-    text = found or f"unrecognised: {_show(w)}"
+    text = found or _unrecognised(w)
     observed = (f"weights {_show(w)}; the course gives "
                 f"{_show(_visible(bottom_right))}")
     return Finding("causal alignment (n_q != n_k)", text, course,
@@ -544,7 +549,7 @@ def diagnose_gqa(fn: Callable[..., Any], name: str | None = None
              "the output of each query head names the kv head it read")
     observed = (f"query heads 0-3 read kv heads {_show(got)}; the course: "
                 "[0, 0, 1, 1]")
-    text = found or f"unrecognised: {_show(got)}"
+    text = found or _unrecognised(got)
     return Diagnosis(name or _name(fn), [Finding(
         "GQA head order", text, course, found == course, probe, observed)])
 
@@ -588,7 +593,7 @@ def diagnose_rope(fn: Callable[..., Any], name: str | None = None,
     probe = "x = e_0 = [1, 0, 0, 0] at position 1 (d = 4, angle 1 rad)"
     observed = (f"{_show(got)}; the course gives [cos 1, sin 1, 0, 0] = "
                 f"{_show(np.array([c, s, 0, 0]))}")
-    findings = [Finding("RoPE pairing", found or f"unrecognised: {_show(got)}",
+    findings = [Finding("RoPE pairing", found or _unrecognised(got),
                         course, found == course, probe, observed)]
     if found and ("interleaved" in found or "half-split" in found):
         pairing = "interleaved" if "interleaved" in found else "half-split"
@@ -629,6 +634,6 @@ def diagnose_split_heads(fn: Callable[..., Any], name: str | None = None
     head_0 = out if isinstance(out, _Failed) else out[0]
     observed = (f"head 0 = {_show(head_0)}"
                 f"; the course's head 0 = {_show(x[:, :2])}")
-    text = found or f"unrecognised: {_show(out)}"
+    text = found or _unrecognised(out)
     return Diagnosis(name or _name(fn), [Finding(
         "splitting heads", text, course, found == course, probe, observed)])
