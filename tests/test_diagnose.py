@@ -344,3 +344,15 @@ def test_a_stub_is_reported_as_raising_on_every_axis() -> None:
         conventions = diagnose(stub).conventions.values()
         assert all(c.startswith("raises NotImplementedError") or c.startswith("not probed")
                    for c in conventions), conventions
+
+
+def test_pytorch_causal_lower_right_is_bottom_right() -> None:
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    from torch.nn.attention.bias import causal_lower_right
+
+    def sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool = False) -> np.ndarray:
+        t = [torch.from_numpy(a) for a in (q, k, v)]
+        bias = causal_lower_right(q.shape[0], k.shape[0]) if causal else None
+        return torch.nn.functional.scaled_dot_product_attention(*t, attn_mask=bias).numpy()
+
+    assert_finding(diagnose_attention(sdpa), "causal alignment (n_q != n_k)", "bottom-right", True)
