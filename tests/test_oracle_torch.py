@@ -95,7 +95,7 @@ def test_sdpa_mask_broadcasts_like_torch(dtype):
     q = rng.normal(size=(2, 3, 5, 4)).astype(dtype)
     k = rng.normal(size=(2, 3, 6, 4)).astype(dtype)
     v = rng.normal(size=(2, 3, 6, 4)).astype(dtype)
-    mask = padding_mask(np.array([4, 6]), 6)[:, None]  # (2, 1, 1, 6): broadcast over heads and queries
+    mask = padding_mask(np.array([4, 6]), 6, heads=True)  # (2, 1, 1, 6): over heads and queries
     out, _ = scaled_dot_product_attention(q, k, v, mask=mask)
     expected = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=_t(mask)).numpy()
     np.testing.assert_allclose(out, expected, **TOL[dtype])

@@ -232,7 +232,8 @@ class _Variant:
     def layer(self, i: int, x: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Layer i: x (batch, n, d), real (batch, n) bool -> (output (batch, n, d), weights (batch, h, n, n))."""
         pre, mistake = f"encoder.layer.{i}.", self.mistake
-        mask = None if mistake == "no_padding_mask" else padding_mask(real.sum(axis=1), real.shape[1])[:, None]
+        mask = None if mistake == "no_padding_mask" else padding_mask(
+            real.sum(axis=1), real.shape[1], heads=True)
         scale = {"no_scale": 1.0, "scale_d_model": 1.0 / math.sqrt(self.config.hidden_size)}.get(mistake or "")
         a_in = self.norm(x, pre + "attention.output.LayerNorm") if mistake == "pre_norm" else x
         q, k, v = (split_heads(self.linear(a_in, pre + f"attention.self.{p}"), self.config.num_heads)

@@ -244,9 +244,8 @@ class MiniLM:
         )
         batch, n = input_ids.shape
         lengths = attention_mask.sum(axis=1)
-        # padding_mask gives (batch, 1, n): every query may attend to the real keys of its row.
-        # One more axis broadcasts it over the heads: (batch, 1, 1, n).
-        mask = padding_mask(lengths, n)[:, None]
+        # (batch, 1, 1, n): every head and query may attend to the real keys of its row.
+        mask = padding_mask(lengths, n, heads=True)
 
         x = self.embed(input_ids, token_type_ids)
         hidden_states = [x]
