@@ -101,6 +101,20 @@ def test_sdpa_mask_broadcasts_like_torch(dtype):
     np.testing.assert_allclose(out, expected, **TOL[dtype])
 
 
+def test_torch_also_lines_a_mask_without_heads_up_with_the_heads():
+    """Chapter 6's claim: torch's SDPA broadcasts masks like numpy, so the trap is silent there."""
+    rng = np.random.default_rng(8)
+    q, k, v = (rng.normal(size=(2, 2, 4, 3)) for _ in range(3))  # batch == heads == 2
+    no_heads = padding_mask(np.array([2, 4]), 4)  # (2, 1, 4): read as (1, 2, 1, 4)
+    silent = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=_t(no_heads)).numpy()
+    as_read, _ = scaled_dot_product_attention(q, k, v, mask=no_heads[None])  # explicit (1, 2, 1, 4)
+    np.testing.assert_allclose(silent, as_read, **TOL[np.float64])
+    right, _ = scaled_dot_product_attention(q, k, v, mask=padding_mask(np.array([2, 4]), 4, heads=True))
+    assert not np.allclose(silent, right)  # sentence 0's head 1 used its padding
+    with pytest.raises(ValueError, match="heads=True"):
+        scaled_dot_product_attention(q, k, v, mask=no_heads)  # the package refuses to guess
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch, n", [((), 1), ((), 6), ((3,), 5), ((2, 4), 7)])
 def test_sdpa_causal_matches_torch_is_causal_for_square_scores(dtype, batch, n):
