@@ -7,6 +7,7 @@ import pytest
 from scipy.special import erf
 
 from attention_course import exercises as ex
+from attention_course import softmax as package_softmax
 from attention_course.blocks import gelu
 
 # ---- answers a reader might write -------------------------------------------------------------
@@ -82,6 +83,8 @@ GOOD = [
     (ex.check_merge_heads, merge_moveaxis),
     (ex.check_layer_norm, layer_norm_by_hand),
     (ex.check_gelu, lambda x: x * 0.5 * (1 + erf(x / math.sqrt(2)))),
+    (ex.check_head_padding_weights, lambda s, lengths: softmax_loop(np.where(
+        np.arange(s.shape[-1]) < lengths[:, None, None, None], s, -np.inf))),
 ]
 
 BAD = [
@@ -100,6 +103,13 @@ BAD = [
     (ex.check_layer_norm, lambda x, g, b: (x - x.mean(-1, keepdims=True)) / np.sqrt(
         x.var(-1, ddof=1, keepdims=True) + 1e-5) * g + b, "biased variance"),
     (ex.check_gelu, lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))), "tanh"),
+    # The trap: a (batch, 1, n_k) mask on (batch, heads, n_q, n_k) scores.
+    (ex.check_head_padding_weights, lambda s, lengths: softmax_loop(np.where(
+        np.arange(s.shape[-1]) < lengths[:, None, None], s, -np.inf)), "heads axis"),
+    (ex.check_head_padding_weights, lambda s, lengths: softmax_loop(s), "-inf"),
+    (ex.check_head_padding_weights, lambda s, lengths: package_softmax(np.where(
+        (np.arange(s.shape[-2]) < lengths[:, None])[:, None, :, None], s, -np.inf)),
+     "not queries"),
 ]
 
 

@@ -112,3 +112,22 @@ def test_two_line_state_titles_get_room_above_the_plot():
     two = slider_bars([np.ones((1, 2))], ["a"], ["x", "y"], panel_titles=["p"], title="", slider_prefix="",
                       state_titles=["first line<br>second line"])
     assert two.layout.margin.t > one.layout.margin.t
+
+
+def test_padded_length_never_falls_below_the_real_tokens():
+    pytest.importorskip("ipywidgets", reason="the chapter 5 explorer's sliders")
+    from attention_course.interactive import padded_length_sliders
+
+    length, width = padded_length_sliders(6, length=3, width=4)
+    assert (length.value, width.value, width.min) == (3, 4, 3)
+    length.value = 5  # more real tokens than the padded length: the padding grows
+    assert (width.min, width.value) == (5, 5)
+    width.value = 2  # below the real tokens: clamped
+    assert width.value == 5
+    length.value = 2  # fewer real tokens: the padded length may shrink again
+    width.value = 2
+    assert (width.min, width.value) == (2, 2)
+    for low, high in [(length.min, length.max), (width.min, width.max)]:
+        assert 1 <= low <= high == 6
+    with pytest.raises(ValueError, match="length=4"):
+        padded_length_sliders(6, length=4, width=3)

@@ -56,7 +56,7 @@ def test_small_batched_attention_path_equals_blocked_path(monkeypatch, causal, n
 
     rng = np.random.default_rng(0)
     q, k, v = (rng.standard_normal((4, 3, 7, 8)).astype(np.float32) for _ in range(3))
-    mask = padding_mask(np.array([7, 5, 1, 3]), 7)[:, None]  # (4, 1, 1, 7)
+    mask = padding_mask(np.array([7, 5, 1, 3]), 7, heads=True)  # (4, 1, 1, 7)
     small = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, need_weights=need_weights)
     monkeypatch.setattr(attention_module, "_BLOCK_ELEMENTS", 16)  # force blocks of 2 rows
     blocked = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, need_weights=need_weights)

@@ -95,10 +95,24 @@ def test_sdpa_mask_broadcasts_like_torch(dtype):
     q = rng.normal(size=(2, 3, 5, 4)).astype(dtype)
     k = rng.normal(size=(2, 3, 6, 4)).astype(dtype)
     v = rng.normal(size=(2, 3, 6, 4)).astype(dtype)
-    mask = padding_mask(np.array([4, 6]), 6)[:, None]  # (2, 1, 1, 6): broadcast over heads and queries
+    mask = padding_mask(np.array([4, 6]), 6, heads=True)  # (2, 1, 1, 6): over heads and queries
     out, _ = scaled_dot_product_attention(q, k, v, mask=mask)
     expected = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=_t(mask)).numpy()
     np.testing.assert_allclose(out, expected, **TOL[dtype])
+
+
+def test_torch_also_lines_a_mask_without_heads_up_with_the_heads():
+    """Chapter 6's claim: torch's SDPA broadcasts masks like numpy, so the trap is silent there."""
+    rng = np.random.default_rng(8)
+    q, k, v = (rng.normal(size=(2, 2, 4, 3)) for _ in range(3))  # batch == heads == 2
+    no_heads = padding_mask(np.array([2, 4]), 4)  # (2, 1, 4): read as (1, 2, 1, 4)
+    silent = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=_t(no_heads)).numpy()
+    as_read, _ = scaled_dot_product_attention(q, k, v, mask=no_heads[None])  # explicit (1, 2, 1, 4)
+    np.testing.assert_allclose(silent, as_read, **TOL[np.float64])
+    right, _ = scaled_dot_product_attention(q, k, v, mask=padding_mask(np.array([2, 4]), 4, heads=True))
+    assert not np.allclose(silent, right)  # sentence 0's head 1 used its padding
+    with pytest.raises(ValueError, match="heads=True"):
+        scaled_dot_product_attention(q, k, v, mask=no_heads)  # the package refuses to guess
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -388,6 +388,22 @@ def ch06_not_dividing() -> str:
     return "A ValueError: 8 heads must divide d_model = 100"
 
 
+def ch06_mask_heads() -> str:
+    lengths = np.array([3, 5])
+    scores = rng().normal(size=(2, 2, 5, 5))
+    right = padding_mask(lengths, 5, heads=True)
+    assert right.shape == (2, 1, 1, 5)
+    _, w = scaled_dot_product_attention(scores, scores, scores, mask=right)
+    assert np.all(w[0, :, :, 3:] == 0) and np.all(w[1] > 0)
+    wrong = padding_mask(lengths, 5)  # (2, 1, 5): numpy reads it as (1, 2, 1, 5)
+    assert np.broadcast_to(wrong, scores.shape)[0, 1, 0].all()  # sentence 0, head 1 sees padding
+    with pytest.raises(ValueError, match="heads=True"):
+        scaled_dot_product_attention(scores, scores, scores, mask=wrong)
+    with pytest.raises(ValueError):  # (2, 5, 1, 1) does not broadcast to the scores' last axis
+        np.broadcast_to(np.zeros((2, 5, 1, 1)), (2, 2, 5, 5))
+    return "<code>padding_mask(lengths, 5, heads=True)</code>, shape <code>(2, 1, 1, 5)</code>"
+
+
 # ---------------------------------------------------------------- chapter 7
 def _self_attention(x: np.ndarray, causal: bool = False) -> np.ndarray:
     return MultiHeadAttention(8, 2, np.random.default_rng(7))(x, causal=causal)[0]

@@ -20,7 +20,7 @@ from typing import Any, Literal, overload
 import numpy as np
 
 from .checks import as_float_array, check_finite, check_mask, check_scalar
-from .masks import causal_mask
+from .masks import causal_mask, check_mask_axes
 
 __all__ = ["softmax", "scaled_dot_product_attention"]
 
@@ -119,7 +119,9 @@ def scaled_dot_product_attention(
     """Attention softmax(q k^T * scale) v; returns (output (..., n_q, d_v), weights (..., n_q, n_k)).
 
     q: (..., n_q, d_k), k: (..., n_k, d_k), v: (..., n_k, d_v). mask: boolean, broadcastable to
-    (..., n_q, n_k), True = may attend. causal: also apply `causal_mask(n_q, n_k)`.
+    (..., n_q, n_k), True = may attend, with 1, 2 or all of the scores' axes (a (batch, 1, n_k)
+    mask on (batch, heads, n_q, n_k) scores is refused: see `check_mask_axes`).
+    causal: also apply `causal_mask(n_q, n_k)`.
     scale: defaults to 1/sqrt(d_k). A query whose keys are all masked gets zero weights and a zero
     output, never NaN. need_weights=False returns (output, None) and skips normalising the
     n_q x n_k weights (the (n_q, d_v) output is divided by the row sums instead), which is faster.
@@ -129,6 +131,8 @@ def scaled_dot_product_attention(
     n_k, d_v = k.shape[-2], v.shape[-1]
     batch = q.shape[:-2]
     scores_shape = batch + (n_q, n_k)
+    if mask is not None:
+        check_mask_axes(np.shape(mask), scores_shape)
     allowed = None if mask is None else check_mask(mask, scores_shape)
     if causal:
         tri = causal_mask(n_q, n_k)

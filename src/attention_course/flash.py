@@ -16,6 +16,7 @@ import numpy as np
 
 from .attention import _check_qkv
 from .checks import as_float_array, check_finite, check_mask, check_positive_int, check_scalar
+from .masks import check_mask_axes
 
 __all__ = ["online_softmax", "online_softmax_trace", "flash_attention", "attention_tiles"]
 
@@ -130,6 +131,7 @@ def flash_attention(
     blocked = None
     if mask is not None:
         # A view, not a copy: only the tile being processed is ever read.
+        check_mask_axes(np.shape(mask), scores_shape)
         blocked = np.broadcast_to(check_mask(mask, scores_shape), scores_shape)
     scale = 1.0 / math.sqrt(d_k) if scale is None else check_scalar(scale, "scale")
     dtype = q.dtype

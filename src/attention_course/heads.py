@@ -13,6 +13,7 @@ import numpy as np
 
 from .attention import scaled_dot_product_attention
 from .checks import as_float_array, check_mask, check_positive_int, check_scalar
+from .masks import check_mask_axes
 
 __all__ = [
     "split_heads",
@@ -97,7 +98,9 @@ def multi_head_attention(
 
     x_q: (..., n_q, d_model) gives the queries, x_kv: (..., n_kv, d_model) the keys and values
     (pass the same array twice for self-attention). w_*: (d_model, d_model), b_*: (d_model,).
-    mask: boolean, broadcastable to (..., n_q, n_kv), True = may attend; it is shared by all heads.
+    mask: boolean, True = may attend, either without a heads axis, broadcastable to
+    (..., n_q, n_kv) and shared by all heads, or with one more axis for the heads,
+    broadcastable to (..., num_heads, n_q, n_kv) (e.g. `padding_mask(lengths, n, heads=True)`).
     """
     x_q = as_float_array(x_q, "x_q")
     x_kv = as_float_array(x_kv, "x_kv")
@@ -118,8 +121,7 @@ def multi_head_attention(
     w_v, b_v = _check_linear(w_v, b_v, "v", d_model, d_model)
     w_o, b_o = _check_linear(w_o, b_o, "o", d_model, d_model)
     if mask is not None:
-        scores_shape = x_q.shape[:-2] + (x_q.shape[-2], x_kv.shape[-2])
-        mask = check_mask(mask, scores_shape)[..., None, :, :]  # same mask for every head
+        mask = _head_mask(mask, x_q.shape[:-2], num_heads, x_q.shape[-2], x_kv.shape[-2])
 
     q = split_heads(_linear(x_q, w_q, b_q), num_heads)  # (..., h, n_q, d_head)
     k = split_heads(_linear(x_kv, w_k, b_k), num_heads)  # (..., h, n_kv, d_head)
@@ -210,6 +212,7 @@ def grouped_query_attention(
     group = num_heads // num_kv_heads
     batch, n_q, n_k = q.shape[:-3], q.shape[-2], k.shape[-2]
     if mask is not None:
+        check_mask_axes(np.shape(mask), batch + (num_heads, n_q, n_k))
         mask = check_mask(mask, batch + (num_heads, n_q, n_k))
         # Split the head axis into (num_kv_heads, group); a size-1 head axis just gains one more.
         mask = mask.reshape((1,) * (len(batch) + 3 - mask.ndim) + mask.shape)
@@ -230,3 +233,19 @@ def grouped_query_attention(
     if weights is not None:
         weights = weights.reshape(batch + (num_heads, n_q, n_k))
     return out, weights
+
+
+def _head_mask(mask: Any, batch: tuple[int, ...], num_heads: int, n_q: int,
+               n_kv: int) -> np.ndarray:
+    """A multi-head layer's mask -> boolean, broadcastable to (*batch, num_heads, n_q, n_kv).
+
+    One axis more than the scores without heads means the mask has its own heads axis;
+    otherwise it is shared by all heads, which gains it a size-1 heads axis.
+    """
+    arr = np.asarray(mask)
+    scores_shape = batch + (n_q, n_kv)
+    if arr.ndim == len(scores_shape) + 1:
+        head_shape = batch + (num_heads, n_q, n_kv)
+        return check_mask(arr, head_shape)
+    check_mask_axes(arr.shape, scores_shape)
+    return check_mask(arr, scores_shape)[..., None, :, :]  # the same mask for every head

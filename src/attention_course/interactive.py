@@ -18,6 +18,7 @@ __all__ = [
     "slider_heatmaps",
     "slider_bars",
     "slider_lines",
+    "padded_length_sliders",
 ]
 
 RENDERER = "course"
@@ -209,3 +210,29 @@ def slider_lines(
     if y_range is not None:
         fig.update_yaxes(range=list(y_range))
     return fig
+
+
+def padded_length_sliders(max_width: int, length: int = 3,
+                          width: int | None = None) -> tuple[Any, Any]:
+    """Two ipywidgets IntSliders, (real tokens, padded length), that keep length <= width.
+
+    A padded sentence can never be shorter than its real tokens: the padded-length
+    slider's minimum follows the real-token slider, which pushes its value up with it.
+    """
+    import ipywidgets as widgets
+
+    width = max_width if width is None else width
+    if not 1 <= length <= width <= max_width:
+        raise ValueError(f"need 1 <= length <= width <= max_width, got length={length}, "
+                         f"width={width}, max_width={max_width}")
+    length_slider = widgets.IntSlider(value=length, min=1, max=max_width,
+                                      description="real tokens")
+    width_slider = widgets.IntSlider(value=width, min=length, max=max_width,
+                                     description="padded to")
+
+    def follow(change: dict[str, Any]) -> None:
+        """Raise (or lower) the padded length's minimum to the new number of real tokens."""
+        width_slider.min = change["new"]  # ipywidgets clamps the value up to the new min
+
+    length_slider.observe(follow, names="value")
+    return length_slider, width_slider

@@ -12,7 +12,7 @@ import numpy as np
 
 from .checks import check_positive_int
 
-__all__ = ["causal_mask", "padding_mask"]
+__all__ = ["causal_mask", "padding_mask", "check_mask_axes"]
 
 
 def causal_mask(n_q: int, n_k: int | None = None) -> np.ndarray:
@@ -29,11 +29,14 @@ def causal_mask(n_q: int, n_k: int | None = None) -> np.ndarray:
     return key_position <= query_position
 
 
-def padding_mask(lengths: Any, n: int) -> np.ndarray:
-    """Key-padding mask of shape (batch, 1, n): True for the first lengths[b] keys of sequence b.
+def padding_mask(lengths: Any, n: int, *, heads: bool = False) -> np.ndarray:
+    """Key-padding mask (batch, 1, n), or (batch, 1, 1, n) with heads=True.
 
-    lengths: (batch,) true lengths of padded sequences; the middle axis of size 1 broadcasts
-    over the queries, so the mask fits scores of shape (batch, n_q, n).
+    lengths: (batch,) true lengths of right-padded sequences; True for the first
+    lengths[b] keys of sequence b. The size-1 axes broadcast over the queries (and
+    the heads): use the default for scores (batch, n_q, n) and heads=True for scores
+    (batch, heads, n_q, n). Without the heads axis, numpy would line the batch axis
+    up with the heads axis; `check_mask_axes` refuses that.
     """
     n = check_positive_int(n, "n", allow_zero=True)
     arr = np.asarray(lengths)
@@ -45,4 +48,36 @@ def padding_mask(lengths: Any, n: int) -> np.ndarray:
         raise ValueError(
             f"lengths must lie in [0, n={n}], got values from {arr.min()} to {arr.max()}"
         )
-    return (np.arange(n)[None, :] < arr[:, None])[:, None, :]
+    if not isinstance(heads, (bool, np.bool_)):
+        raise TypeError(f"heads must be True or False, got {type(heads).__name__} {heads!r}")
+    mask = (np.arange(n)[None, :] < arr[:, None])[:, None, :]  # (batch, 1, n)
+    return mask[:, None] if heads else mask
+
+
+def check_mask_axes(
+    mask_shape: tuple[int, ...], scores_shape: tuple[int, ...], name: str = "mask"
+) -> None:
+    """Refuse a mask whose leading axes numpy would line up with the wrong score axes.
+
+    mask_shape: the mask's shape; scores_shape: (..., n_q, n_k). Masks of 1 or 2 axes
+    (n_k,) or (n_q, n_k), and masks with as many axes as the scores, are unambiguous.
+    A mask with fewer axes is aligned from the right by numpy, so a (batch, 1, n_k)
+    key-padding mask meets (batch, heads, n_q, n_k) scores with its batch axis on the
+    heads axis: silently wrong when batch == heads. Such a mask is refused unless
+    every one of its leading axes has size 1.
+    """
+    extra = len(scores_shape) - len(mask_shape)
+    if len(mask_shape) <= 2 or extra <= 0 or all(s == 1 for s in mask_shape[:-2]):
+        return
+    axis = next(i for i, s in enumerate(mask_shape[:-2]) if s != 1)
+    axes = "1 axis" if extra == 1 else f"{extra} axes"
+    raise ValueError(
+        f"{name} has shape {tuple(mask_shape)} ({len(mask_shape)} axes) but the attention "
+        f"scores have shape {tuple(scores_shape)} ({len(scores_shape)} axes): numpy "
+        f"would match the mask's axis {axis} (size {mask_shape[axis]}) with the scores' "
+        f"axis {axis + extra} (size {scores_shape[axis + extra]}), which is the heads "
+        "axis for (batch, heads, n_q, n_k) scores. Give the mask one axis per score "
+        f"axis: add {axes} of size 1 after the batch axis (mask[:, None] turns a "
+        "(batch, 1, n_k) padding mask into (batch, 1, 1, n_k)), or build it with "
+        "padding_mask(lengths, n, heads=True)."
+    )

@@ -25,8 +25,14 @@ __all__ = [
 
 # ---- the feed-forward block -------------------------------------------------------------------
 
+# Which GELU: Google's BERT repository computes the tanh form, but MiniLM's config.json
+# names Hugging Face's "gelu", the exact erf form, and the weights are run with that.
+_TANH_HINT = ("that is the tanh approximation of GELU; this checkpoint's config.json names "
+              "Hugging Face's \"gelu\", the exact x * Phi(x) with erf.")
+
+
 def _tanh_gelu(x: np.ndarray) -> np.ndarray:
-    """The tanh approximation of GELU (GPT-2's), a common mistake where BERT's exact erf GELU is meant."""
+    """The tanh approximation of GELU, a common mistake where the exact (erf) GELU is meant."""
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
 
 
@@ -46,7 +52,7 @@ def check_feed_forward(fn: Callable[..., np.ndarray], verbose: bool = True) -> C
     """
     hints: list[Hint] = [
         (lambda c: _tanh_gelu(c.args[0] @ c.args[1] + c.args[2]) @ c.args[3] + c.args[4],
-         "that is the tanh approximation of GELU; BERT uses the exact x * Phi(x) with erf."),
+         _TANH_HINT),
         (lambda c: np.maximum(c.args[0] @ c.args[1] + c.args[2], 0) @ c.args[3] + c.args[4],
          "that is ReLU; BERT's feed-forward uses GELU, x * Phi(x)."),
         (lambda c: (c.args[0] @ c.args[1] + c.args[2]) @ c.args[3] + c.args[4],
@@ -175,7 +181,7 @@ def check_encoder_stages(yours: Any, reference: EncoderOutput, atol: float = 1e-
 # Typical mistakes, each a variant of the forward pass; a hint is given when the reader's failing
 # stage equals the variant's. The variant with no mistake equals MiniLM.forward (tested).
 _ENCODER_MISTAKES = {
-    "tanh_gelu": "that is the tanh approximation of GELU; BERT uses the exact x * Phi(x) with erf.",
+    "tanh_gelu": _TANH_HINT,
     "pre_norm": "BERT is post-norm: x = LayerNorm(x + sublayer(x)); the norm comes after the residual sum, "
                 "not before the sub-layer.",
     "no_token_type": "add the token-type embedding, token_type_embeddings[token_type_ids], to the word and "
@@ -232,7 +238,8 @@ class _Variant:
     def layer(self, i: int, x: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Layer i: x (batch, n, d), real (batch, n) bool -> (output (batch, n, d), weights (batch, h, n, n))."""
         pre, mistake = f"encoder.layer.{i}.", self.mistake
-        mask = None if mistake == "no_padding_mask" else padding_mask(real.sum(axis=1), real.shape[1])[:, None]
+        mask = None if mistake == "no_padding_mask" else padding_mask(
+            real.sum(axis=1), real.shape[1], heads=True)
         scale = {"no_scale": 1.0, "scale_d_model": 1.0 / math.sqrt(self.config.hidden_size)}.get(mistake or "")
         a_in = self.norm(x, pre + "attention.output.LayerNorm") if mistake == "pre_norm" else x
         q, k, v = (split_heads(self.linear(a_in, pre + f"attention.self.{p}"), self.config.num_heads)

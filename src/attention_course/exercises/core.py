@@ -30,6 +30,7 @@ __all__ = [
     "check_softmax_jacobian",
     "check_layer_norm",
     "check_gelu",
+    "check_head_padding_weights",
 ]
 
 
@@ -360,3 +361,56 @@ def check_gelu(fn: Callable[[np.ndarray], np.ndarray], verbose: bool = True) -> 
                               "Phi(x) = (1 + erf(x / sqrt(2))) / 2."),
     ]
     return run_checks("check_gelu", fn, cases, hints, atol=1e-7, verbose=verbose)
+
+
+# ---- masks once there are heads (chapter 6) ---------------------------------------------------
+
+def _head_padding_weights(scores: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """scores (batch, heads, n_q, n_k), lengths (batch,) -> weights, padded keys hidden."""
+    keep = padding_mask(lengths, scores.shape[-1], heads=True)  # (batch, 1, 1, n_k)
+    return softmax(np.where(keep, scores, -np.inf))
+
+
+def _head_padding_cases() -> Iterator[Case]:
+    rng = case_rng()
+    # batch == heads first: there the usual mistake runs and is silently wrong.
+    for batch, heads, lengths in ((2, 2, [2, 4]), (3, 2, [1, 4, 3]), (1, 4, [3])):
+        scores = rng.normal(size=(batch, heads, 5, 4))
+        lengths_arr = np.array(lengths)
+        yield Case(f"{batch} sentences, {heads} heads, lengths {lengths}",
+                   (scores, lengths_arr), _head_padding_weights(scores, lengths_arr))
+
+
+def _head_padding_trap(case: Case) -> np.ndarray:
+    """The (batch, 1, n_k) mask numpy lines up as (1, batch, 1, n_k): batch meets heads."""
+    scores, lengths = case.args
+    keep = padding_mask(lengths, scores.shape[-1])  # (batch, 1, n_k): no heads axis
+    return softmax(np.where(keep, scores, -np.inf))
+
+
+def _head_padding_queries(case: Case) -> np.ndarray:
+    """Padding queries hidden instead of keys: rows of padded queries all -inf (zeros)."""
+    scores, lengths = case.args
+    rows = np.arange(scores.shape[-2]) < lengths[:, None]  # (batch, n_q)
+    return softmax(np.where(rows[:, None, :, None], scores, -np.inf))
+
+
+def check_head_padding_weights(fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                               verbose: bool = True) -> CheckResult:
+    """Check fn(scores (batch, heads, n_q, n_k), lengths (batch,)) -> weights, same shape.
+
+    The weights are the softmax over the keys with sentence b's keys from lengths[b] on
+    hidden, in every head.
+    """
+    hints: list[Hint] = [
+        (_head_padding_trap,
+         "the mask has no heads axis: numpy lined its batch axis up with the scores' heads "
+         "axis, so head h got sentence h's mask. Give it shape (batch, 1, 1, n_k): "
+         "keep[:, None, None, :] or padding_mask(lengths, n, heads=True)."),
+        (lambda c: softmax(c.args[0]), "hide the padded keys: set their scores to -inf "
+                                       "before the softmax."),
+        (_head_padding_queries, "padding hides keys (the last axis), not queries: the mask's "
+                                "shape is (batch, 1, 1, n_k)."),
+    ]
+    return run_checks("check_head_padding_weights", fn, _head_padding_cases(), hints,
+                      verbose=verbose)

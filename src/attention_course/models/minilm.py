@@ -1,7 +1,8 @@
 """A real pretrained Transformer encoder, all-MiniLM-L6-v2, run with this package's numpy functions.
 
-all-MiniLM-L6-v2 (sentence-transformers; Reimers & Gurevych 2019, distilled from Microsoft's
-MiniLM, Wang et al. 2020; Apache-2.0) is a BERT-style encoder: 6 layers, 12 heads, width 384,
+all-MiniLM-L6-v2 (sentence-transformers; Reimers & Gurevych 2019; Apache-2.0; fine-tuned from
+nreimers/MiniLM-L6-H384-uncased, which keeps every second layer of Microsoft's distilled
+MiniLM-L12-H384, Wang et al. 2020) is a BERT-style encoder: 6 layers, 12 heads, width 384,
 22.7 million parameters. It maps a sentence to a unit vector whose cosine with another
 sentence's vector measures how similar their meanings are.
 
@@ -244,9 +245,8 @@ class MiniLM:
         )
         batch, n = input_ids.shape
         lengths = attention_mask.sum(axis=1)
-        # padding_mask gives (batch, 1, n): every query may attend to the real keys of its row.
-        # One more axis broadcasts it over the heads: (batch, 1, 1, n).
-        mask = padding_mask(lengths, n)[:, None]
+        # (batch, 1, 1, n): every head and query may attend to the real keys of its row.
+        mask = padding_mask(lengths, n, heads=True)
 
         x = self.embed(input_ids, token_type_ids)
         hidden_states = [x]

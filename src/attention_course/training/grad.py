@@ -20,7 +20,7 @@ from scipy.special import erf
 
 from ..attention import _check_qkv
 from ..checks import as_float_array, check_finite, check_mask, check_positive_int, check_scalar
-from ..masks import causal_mask
+from ..masks import causal_mask, check_mask_axes
 from ..scaling import softmax_jacobian  # one home: the scaling module (chapter 4)
 
 __all__ = [
@@ -159,6 +159,8 @@ def attention_backward(
                          f"and k {k.shape}, got {p.shape}")
     check_finite(g, "grad_out")
     check_finite(p, "weights")
+    if mask is not None:
+        check_mask_axes(np.shape(mask), expected_p)
     allowed = None if mask is None else check_mask(mask, expected_p)
     if causal:
         tri = causal_mask(n_q, n_k)
