@@ -295,7 +295,22 @@ def ch04_why() -> str:
     scaled = softmax(q @ k.T / math.sqrt(d_k))[0]
     assert raw.max() > 0.99  # unscaled: saturated, nearly one-hot
     assert np.abs(softmax_jacobian(raw)).max() < 0.1 * np.abs(softmax_jacobian(scaled)).max()  # far smaller gradient
-    return "To keep the scores' variance near 1, so softmax does not saturate and its gradient does not vanish"
+    return ("To keep the scores' variance near 1, so softmax does not saturate and every query keeps a "
+            "moderate gradient")
+
+
+def _dq_norms(d_k: int, scaled: bool) -> np.ndarray:
+    """Chapter 4's per-query ||dQ||: 512 random queries, 16 keys."""
+    from attention_course.scaling import query_gradient_norms
+
+    return query_gradient_norms(d_k, scaled=scaled, rng=np.random.default_rng(1)).ravel()
+
+
+def ch04_dq_unscaled() -> str:
+    raw, scaled = _dq_norms(4096, False), _dq_norms(4096, True)
+    assert np.median(raw) < 1e-7 and 68 < raw.max() < 69  # starved typical query, spiking tail
+    assert scaled.max() < 0.71 and np.median(scaled) > 0.2  # scaled: all moderate
+    return "Most are almost zero, a few near-ties are very large"
 
 
 # ---------------------------------------------------------------- chapter 5
@@ -715,6 +730,14 @@ def ch12_kv_step() -> str:
 
 
 # ---------------------------------------------------------------- chapter 13
+def ch13_sqrt_verdict() -> str:
+    raw, scaled = _dq_norms(4096, False), _dq_norms(4096, True)
+    rms = math.sqrt(np.mean(raw**2))
+    assert np.median(raw) < 1e-3 * np.median(scaled)  # the typical query starves ...
+    assert raw.max() > 50 * scaled.max() and rms > 10 * math.sqrt(np.mean(scaled**2))  # ... a few spike
+    return "Half true: unscaled, the typical query starves while a few spike, so learning is slow and noisy"
+
+
 def ch13_dropout_row() -> float:
     weights, keep, p = np.array([0.7, 0.3]), np.array([False, True]), 0.5
     dropped = weights * keep / (1 - p)  # inverted dropout, as in the chapter
