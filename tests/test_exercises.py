@@ -761,10 +761,19 @@ def rank_sorted(query, docs):
 
 def merge_numpy(m1, l1, m2, l2):
     m = np.maximum(m1, m2)
+    if np.isneginf(m):  # both parts empty
+        return m, 0.0
     return m, l1 * np.exp(m1 - m) + l2 * np.exp(m2 - m)
 
 
+def merge_no_guard(m1, l1, m2, l2):
+    m = max(m1, m2)
+    return m, l1 * math.exp(m1 - m) + l2 * math.exp(m2 - m)
+
+
 def merge_branches(m1, l1, m2, l2):
+    if l2 == 0:  # an empty second part (or both empty)
+        return m1, l1
     if m1 >= m2:
         return m1, l1 + l2 * math.exp(m2 - m1)
     return m2, l1 * math.exp(m1 - m2) + l2
@@ -816,6 +825,7 @@ BAD_CH01_11_12 = [
     (ex.check_attention_layer_cost, lambda n, d, h, size: (4 * n * n * d * h, n * n * d * h * size),
      "whatever the width"),
     (ex.check_merge_partials, lambda m1, l1, m2, l2: (max(m1, m2), l1 + l2), "rescale each"),
+    (ex.check_merge_partials, merge_no_guard, "both parts are empty"),
     (ex.check_merge_partials, lambda m1, l1, m2, l2: (max(m1, m2), l1 * math.exp(max(m1, m2) - m1)
                                                       + l2 * math.exp(max(m1, m2) - m2)), "sign"),
     (ex.check_merge_partials, lambda m1, l1, m2, l2: (max(m1, m2), l1 * np.exp(m1) + l2 * np.exp(m2)), "overflows"),

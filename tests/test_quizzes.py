@@ -714,7 +714,8 @@ def ch12_flash() -> str:
         out[i:i + block] = acc / total[:, None]
     np.testing.assert_allclose(out, scaled_dot_product_attention(q, k, v)[0], atol=1e-12)
     np.testing.assert_allclose(flash_attention(q, k, v, block_size=block), out, atol=1e-12)
-    return "It never stores the n × n weights, so memory grows like n; the FLOPs and the result stay the same"
+    return ("It never stores the n × n weights, so memory grows like n; the forward FLOPs and the result "
+            "stay the same")
 
 
 def ch12_kv_step() -> str:

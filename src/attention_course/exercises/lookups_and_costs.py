@@ -296,7 +296,8 @@ def _merge_partial_cases() -> Iterator[Case]:
             ("both parts with the same maximum", np.array([1.0, 2.0, 0.0, 2.0, -1.0]), 2),
             ("scores near +1000 and -1000: exp(1000) overflows", np.array([1000.0, 999.0, -1000.0, -999.5]), 2),
             ("an empty first part (a worker with no keys): (-inf, 0)", np.array([0.3, -0.7, 1.2]), 0),
-            ("an empty second part: (-inf, 0)", np.array([0.3, -0.7, 1.2]), 3)]
+            ("an empty second part: (-inf, 0)", np.array([0.3, -0.7, 1.2]), 3),
+            ("both parts empty (two workers with no keys): (-inf, 0)", np.array([]), 0)]
     for description, x, cut in rows:
         m1, l1 = _partial(x[:cut])
         m2, l2 = _partial(x[cut:])
@@ -312,6 +313,9 @@ def check_merge_partials(fn: Callable[[float, float, float, float], tuple[float,
         return m, l1 * math.exp(sign * (m1 - m)) + l2 * math.exp(sign * (m2 - m))
 
     hints: list[Hint] = [
+        (lambda c: merged(c) if c.args[0] == c.args[2] == -math.inf else None,
+         "both parts are empty: m = -inf and exp(m1 - m) = exp(-inf + inf) is NaN; "
+         "return (-inf, 0) when m is -inf."),
         (lambda c: (max(c.args[0], c.args[2]), c.args[1] + c.args[3]),
          "the two sums are relative to different maxima: rescale each to the common maximum m, "
          "l = l1 exp(m1 - m) + l2 exp(m2 - m)."),
