@@ -496,6 +496,23 @@ def ch08_rope_length() -> str:
     return "It stays the same"
 
 
+def ch08_rope_where() -> str:
+    r, n_tok, width = rng(), 6, 8
+    x, w_q, w_k = r.normal(size=(n_tok, width)), r.normal(size=(width, width)), r.normal(size=(width, width))
+    pos = np.arange(n_tok)
+
+    def after(shift: int) -> np.ndarray:  # project, then rotate: relative positions only
+        return apply_rope(x @ w_q, pos + shift) @ apply_rope(x @ w_k, pos + shift).T
+
+    def before(shift: int) -> np.ndarray:  # rotate the inputs, then project
+        rotated = apply_rope(x, pos + shift)
+        return (rotated @ w_q) @ (rotated @ w_k).T
+
+    np.testing.assert_allclose(after(0), after(100), atol=1e-9)
+    assert not np.allclose(before(0), before(100))
+    return "On each head's queries and keys, after the projections W_Q and W_K, before the dot product"
+
+
 # ---------------------------------------------------------------- chapter 9
 def ch09_layer_norm() -> float:
     return float(layer_norm(np.array([2.0, 4.0, 6.0]), np.ones(3), np.zeros(3))[0])
