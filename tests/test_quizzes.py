@@ -747,6 +747,19 @@ def ch12_kv_step() -> str:
 
 
 
+def ch12_gqa_decode() -> str:
+    t, heads, d_head = 4096, 32, 128
+    flops = heads * 4 * t * d_head  # every query head against every cached key
+    bytes_mha = kv_cache_bytes(num_layers=1, num_kv_heads=32, head_dim=d_head, seq_len=t, itemsize=2)
+    bytes_gqa = kv_cache_bytes(num_layers=1, num_kv_heads=8, head_dim=d_head, seq_len=t, itemsize=2)
+    r = rng()
+    q, k = r.normal(size=(heads, 1, d_head)), r.normal(size=(8, 5, d_head))
+    out, weights = grouped_query_attention(q, k, k)
+    assert weights.shape == (heads, 1, 5)  # all 32 heads still score every key
+    assert bytes_mha == 4 * bytes_gqa and flops / bytes_mha == 1.0
+    return "It reads 4 times fewer cached bytes; the attention FLOPs stay the same"
+
+
 # ---------------------------------------------------------------- chapter 13
 def ch13_sqrt_verdict() -> str:
     raw, scaled = _dq_norms(4096, False), _dq_norms(4096, True)
