@@ -300,7 +300,8 @@ def _merge_partial_cases() -> Iterator[Case]:
             ("scores near +1000 and -1000: exp(1000) overflows", np.array([1000.0, 999.0, -1000.0, -999.5]), 2),
             ("an empty first part (a worker with no keys): (-inf, 0)", np.array([0.3, -0.7, 1.2]), 0),
             ("an empty second part: (-inf, 0)", np.array([0.3, -0.7, 1.2]), 3),
-            ("both parts empty (two workers with no keys): (-inf, 0)", np.array([]), 0)]
+            ("both parts empty (two workers with no keys): (-inf, 0)",
+             np.array([]), 0)]
     for description, x, cut in rows:
         m1, l1 = _partial(x[:cut])
         m2, l2 = _partial(x[cut:])
@@ -317,8 +318,8 @@ def check_merge_partials(fn: Callable[[float, float, float, float], tuple[float,
 
     hints: list[Hint] = [
         (lambda c: merged(c) if c.args[0] == c.args[2] == -math.inf else None,
-         "both parts are empty: m = -inf and exp(m1 - m) = exp(-inf + inf) is NaN; "
-         "return (-inf, 0) when m is -inf."),
+         "both parts are empty: m = -inf and exp(m1 - m) = exp(-inf + inf) "
+         "is NaN; return (-inf, 0) when m is -inf."),
         (lambda c: (max(c.args[0], c.args[2]), c.args[1] + c.args[3]),
          "the two sums are relative to different maxima: rescale each to the common maximum m, "
          "l = l1 exp(m1 - m) + l2 exp(m2 - m)."),
@@ -365,7 +366,7 @@ def check_kv_cache_size(fn: Callable[[int, int, int, int, int], int], verbose: b
     return run_checks("check_kv_cache_size", fn, _kv_cases(), hints, atol=0.0, verbose=verbose)
 
 
-# ---- chapter 12: grouped-query attention by hand --------------------------------------------
+# ---- chapter 12: grouped-query attention by hand ---------------------------
 
 def _gqa_cases() -> Iterator[Case]:
     rng = case_rng()
@@ -379,11 +380,12 @@ def _gqa_cases() -> Iterator[Case]:
         k = rng.normal(size=(*lead, kv_heads, n_k, 4))
         v = rng.normal(size=(*lead, kv_heads, n_k, 3))
         expected = grouped_query_attention(q, k, v)[0]
-        yield Case(f"q {q.shape}, k {k.shape}, v {v.shape} ({what})", (q, k, v), expected)
+        yield Case(f"q {q.shape}, k {k.shape}, v {v.shape} ({what})",
+                   (q, k, v), expected)
 
 
 def _gqa_tiled(c: Case) -> np.ndarray:
-    """The typical mistake: query head h gets kv head h % num_kv_heads (np.tile)."""
+    """The typical mistake: query head h gets kv head h % num_kv_heads."""
     q, k, v = c.args
     reps = q.shape[-3] // k.shape[-3]
     k_t = np.concatenate([k] * reps, axis=-3)
@@ -391,19 +393,20 @@ def _gqa_tiled(c: Case) -> np.ndarray:
     return scaled_dot_product_attention(q, k_t, v_t)[0]
 
 
-def check_grouped_query(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+def check_grouped_query(fn: Callable[..., np.ndarray],
                         verbose: bool = True) -> CheckResult:
-    """Check fn(q, k, v) -> output (..., num_heads, n_q, d_v) of grouped-query attention."""
+    """Check fn(q, k, v) -> grouped-query output (..., num_heads, n_q, d_v)."""
     hints: list[Hint] = [
-        (_gqa_tiled, "query head i uses kv head i // group_size (group_size = "
-                     "num_heads // num_kv_heads): repeat each kv head in place "
-                     "(np.repeat), do not tile the whole stack (np.tile)."),
+        (_gqa_tiled, "query head i uses kv head i // group_size (group_size "
+                     "= num_heads // num_kv_heads): repeat each kv head in "
+                     "place (np.repeat), do not tile the whole stack "
+                     "(np.tile)."),
     ]
     return run_checks("check_grouped_query", fn, _gqa_cases(), hints,
                       atol=1e-10, verbose=verbose)
 
 
-# ---- chapter 12: one decoding step with a KV cache ------------------------------------------
+# ---- chapter 12: one decoding step with a KV cache -------------------------
 
 def _decode_cases() -> Iterator[Case]:
     rng = case_rng()
@@ -417,7 +420,8 @@ def _decode_cases() -> Iterator[Case]:
             step = slice(t, t + 1)
             args = (q[..., step, :], k[..., step, :], v[..., step, :],
                     k[..., :t, :], v[..., :t, :])
-            expected = (full[..., step, :], k[..., :t + 1, :], v[..., :t + 1, :])
+            expected = (full[..., step, :], k[..., :t + 1, :],
+                        v[..., :t + 1, :])
             yield Case(f"{what}, {t} cached tokens", args, expected)
 
 
@@ -431,15 +435,17 @@ def _decode_without_self(c: Case) -> tuple[Any, ...] | None:
             np.concatenate([cache_v, v], axis=-2))
 
 
-def check_decode_step(fn: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]],
+def check_decode_step(fn: Callable[..., tuple[np.ndarray, ...]],
                       verbose: bool = True) -> CheckResult:
-    """Check fn(q, k, v, cache_k, cache_v) -> (output, cache_k, cache_v) of one cached step.
+    """Check fn(q, k, v, cache_k, cache_v) -> (output, cache_k, cache_v).
 
-    q, k, v: (..., 1, d) for the new token; cache_k, cache_v: (..., t, d), t >= 0.
+    One cached decoding step. q, k, v: (..., 1, d), the new token;
+    cache_k, cache_v: (..., t, d) with t >= 0.
     """
     hints: list[Hint] = [
-        (_decode_without_self, "append the new key and value before attending: the new "
-                               "token attends to itself too."),
+        (_decode_without_self, "append the new key and value before "
+                               "attending: the new token attends to itself "
+                               "too."),
     ]
     return run_checks("check_decode_step", fn, _decode_cases(), hints,
                       atol=1e-10, verbose=verbose)

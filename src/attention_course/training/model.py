@@ -39,8 +39,8 @@ class TinyAttentionModel:
                  dtype: Any = np.float64, scale: float | None = None) -> None:
         """Draw all parameters from np.random.default_rng(seed); see the module docstring.
 
-        scale: the attention score scale, default 1/sqrt(d_head); 1.0 trains without it
-        (chapter 4's comparison).
+        scale: the attention score scale, default 1/sqrt(d_head); 1.0 trains
+        without it (chapter 4's comparison).
         """
         self.vocab_size = check_positive_int(vocab_size, "vocab_size")
         self.seq_len = check_positive_int(seq_len, "seq_len")
@@ -50,7 +50,8 @@ class TinyAttentionModel:
         if d_model % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
         self.residual, self.causal = bool(residual), bool(causal)
-        self.scale = None if scale is None else check_scalar(scale, "scale", positive=True)
+        self.scale = (None if scale is None
+                      else check_scalar(scale, "scale", positive=True))
         rng = np.random.default_rng(seed)
         bound = 1.0 / math.sqrt(d_model)  # keeps x @ w about as large as x at the start
         p: dict[str, np.ndarray] = {
