@@ -8,7 +8,9 @@ from scipy.special import erf
 
 from attention_course import exercises as ex
 from attention_course import softmax as package_softmax
+from attention_course.attention import scaled_dot_product_attention
 from attention_course.blocks import gelu
+from attention_course.heads import grouped_query_attention
 
 # ---- answers a reader might write -------------------------------------------------------------
 
@@ -771,10 +773,42 @@ def rank_sorted(query, docs):
 
 def merge_numpy(m1, l1, m2, l2):
     m = np.maximum(m1, m2)
+    if np.isneginf(m):  # both parts empty
+        return m, 0.0
     return m, l1 * np.exp(m1 - m) + l2 * np.exp(m2 - m)
 
 
+def merge_no_guard(m1, l1, m2, l2):
+    m = max(m1, m2)
+    return m, l1 * math.exp(m1 - m) + l2 * math.exp(m2 - m)
+
+
+def gqa_repeat(q, k, v):
+    group = q.shape[-3] // k.shape[-3]
+    k, v = np.repeat(k, group, axis=-3), np.repeat(v, group, axis=-3)
+    return scaled_dot_product_attention(q, k, v)[0]
+
+
+def gqa_tile(q, k, v):
+    group = q.shape[-3] // k.shape[-3]
+    k, v = np.concatenate([k] * group, axis=-3), np.concatenate([v] * group, axis=-3)
+    return scaled_dot_product_attention(q, k, v)[0]
+
+
+def decode_step(q, k, v, cache_k, cache_v):
+    cache_k, cache_v = np.concatenate([cache_k, k], axis=-2), np.concatenate([cache_v, v], axis=-2)
+    return scaled_dot_product_attention(q, cache_k, cache_v)[0], cache_k, cache_v
+
+
+def decode_step_late_append(q, k, v, cache_k, cache_v):
+    keys, values = (cache_k, cache_v) if cache_k.shape[-2] else (k, v)
+    out = scaled_dot_product_attention(q, keys, values)[0]
+    return out, np.concatenate([cache_k, k], axis=-2), np.concatenate([cache_v, v], axis=-2)
+
+
 def merge_branches(m1, l1, m2, l2):
+    if l2 == 0:  # an empty second part (or both empty)
+        return m1, l1
     if m1 >= m2:
         return m1, l1 + l2 * math.exp(m2 - m1)
     return m2, l1 * math.exp(m1 - m2) + l2
@@ -796,6 +830,9 @@ GOOD_CH01_11_12 = [
     (ex.check_merge_partials, merge_branches),
     (ex.check_kv_cache_size, lambda layers, heads, dim, n, size: 2 * layers * heads * dim * n * size),
     (ex.check_kv_cache_size, lambda *args: 2 * math.prod(args)),
+    (ex.check_grouped_query, gqa_repeat),
+    (ex.check_grouped_query, lambda q, k, v: grouped_query_attention(q, k, v)[0]),
+    (ex.check_decode_step, decode_step),
 ]
 
 BAD_CH01_11_12 = [
@@ -826,6 +863,7 @@ BAD_CH01_11_12 = [
     (ex.check_attention_layer_cost, lambda n, d, h, size: (4 * n * n * d * h, n * n * d * h * size),
      "whatever the width"),
     (ex.check_merge_partials, lambda m1, l1, m2, l2: (max(m1, m2), l1 + l2), "rescale each"),
+    (ex.check_merge_partials, merge_no_guard, "both parts are empty"),
     (ex.check_merge_partials, lambda m1, l1, m2, l2: (max(m1, m2), l1 * math.exp(max(m1, m2) - m1)
                                                       + l2 * math.exp(max(m1, m2) - m2)), "sign"),
     (ex.check_merge_partials, lambda m1, l1, m2, l2: (max(m1, m2), l1 * np.exp(m1) + l2 * np.exp(m2)), "overflows"),
@@ -833,6 +871,10 @@ BAD_CH01_11_12 = [
     (ex.check_kv_cache_size, lambda layers, heads, dim, n, size: 2 * layers * heads * dim * n, "itemsize"),
     (ex.check_kv_cache_size, lambda layers, heads, dim, n, size: 16 * layers * heads * dim * n * size, "bits"),
     (ex.check_kv_cache_size, lambda layers, heads, dim, n, size: 2 * heads * dim * n * size, "num_layers"),
+    (ex.check_grouped_query, gqa_tile, "np.repeat"),
+    (ex.check_grouped_query, lambda q, k, v: q, None),
+    (ex.check_decode_step, decode_step_late_append, "before attending"),
+    (ex.check_decode_step, lambda q, k, v, ck, cv: (q, ck, cv), None),
 ]
 
 

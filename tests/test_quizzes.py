@@ -295,7 +295,22 @@ def ch04_why() -> str:
     scaled = softmax(q @ k.T / math.sqrt(d_k))[0]
     assert raw.max() > 0.99  # unscaled: saturated, nearly one-hot
     assert np.abs(softmax_jacobian(raw)).max() < 0.1 * np.abs(softmax_jacobian(scaled)).max()  # far smaller gradient
-    return "To keep the scores' variance near 1, so softmax does not saturate and its gradient does not vanish"
+    return ("To keep the scores' variance near 1, so softmax does not saturate and every query keeps a "
+            "moderate gradient")
+
+
+def _dq_norms(d_k: int, scaled: bool) -> np.ndarray:
+    """Chapter 4's per-query ||dQ||: 512 random queries, 16 keys."""
+    from attention_course.scaling import query_gradient_norms
+
+    return query_gradient_norms(d_k, scaled=scaled, rng=np.random.default_rng(1)).ravel()
+
+
+def ch04_dq_unscaled() -> str:
+    raw, scaled = _dq_norms(4096, False), _dq_norms(4096, True)
+    assert np.median(raw) < 1e-7 and 68 < raw.max() < 69  # starved typical query, spiking tail
+    assert scaled.max() < 0.71 and np.median(scaled) > 0.2  # scaled: all moderate
+    return "Most are almost zero, a few near-ties are very large"
 
 
 # ---------------------------------------------------------------- chapter 5
@@ -495,6 +510,23 @@ def ch08_rope_length() -> str:
     for position in (1, 10, 1000):
         assert math.isclose(np.linalg.norm(rope(q, position)), np.linalg.norm(q))
     return "It stays the same"
+
+
+def ch08_rope_where() -> str:
+    r, n_tok, width = rng(), 6, 8
+    x, w_q, w_k = r.normal(size=(n_tok, width)), r.normal(size=(width, width)), r.normal(size=(width, width))
+    pos = np.arange(n_tok)
+
+    def after(shift: int) -> np.ndarray:  # project, then rotate: relative positions only
+        return apply_rope(x @ w_q, pos + shift) @ apply_rope(x @ w_k, pos + shift).T
+
+    def before(shift: int) -> np.ndarray:  # rotate the inputs, then project
+        rotated = apply_rope(x, pos + shift)
+        return (rotated @ w_q) @ (rotated @ w_k).T
+
+    np.testing.assert_allclose(after(0), after(100), atol=1e-9)
+    assert not np.allclose(before(0), before(100))
+    return "On each head's queries and keys, after the projections W_Q and W_K, before the dot product"
 
 
 # ---------------------------------------------------------------- chapter 9
@@ -715,7 +747,8 @@ def ch12_flash() -> str:
         out[i:i + block] = acc / total[:, None]
     np.testing.assert_allclose(out, scaled_dot_product_attention(q, k, v)[0], atol=1e-12)
     np.testing.assert_allclose(flash_attention(q, k, v, block_size=block), out, atol=1e-12)
-    return "It never stores the n × n weights, so memory grows like n; the FLOPs and the result stay the same"
+    return ("It never stores the n × n weights, so memory grows like n; the forward FLOPs and the result "
+            "stay the same")
 
 
 def ch12_kv_step() -> str:
@@ -730,7 +763,28 @@ def ch12_kv_step() -> str:
 
 
 
+def ch12_gqa_decode() -> str:
+    t, heads, d_head = 4096, 32, 128
+    flops = heads * 4 * t * d_head  # every query head against every cached key
+    bytes_mha = kv_cache_bytes(num_layers=1, num_kv_heads=32, head_dim=d_head, seq_len=t, itemsize=2)
+    bytes_gqa = kv_cache_bytes(num_layers=1, num_kv_heads=8, head_dim=d_head, seq_len=t, itemsize=2)
+    r = rng()
+    q, k = r.normal(size=(heads, 1, d_head)), r.normal(size=(8, 5, d_head))
+    out, weights = grouped_query_attention(q, k, k)
+    assert weights.shape == (heads, 1, 5)  # all 32 heads still score every key
+    assert bytes_mha == 4 * bytes_gqa and flops / bytes_mha == 1.0
+    return "It reads 4 times fewer cached bytes; the attention FLOPs stay the same"
+
+
 # ---------------------------------------------------------------- chapter 13
+def ch13_sqrt_verdict() -> str:
+    raw, scaled = _dq_norms(4096, False), _dq_norms(4096, True)
+    rms = math.sqrt(np.mean(raw**2))
+    assert np.median(raw) < 1e-3 * np.median(scaled)  # the typical query starves ...
+    assert raw.max() > 50 * scaled.max() and rms > 10 * math.sqrt(np.mean(scaled**2))  # ... a few spike
+    return "Half true: unscaled, the typical query starves while a few spike, so learning is slow and noisy"
+
+
 def ch13_dropout_row() -> float:
     weights, keep, p = np.array([0.7, 0.3]), np.array([False, True]), 0.5
     dropped = weights * keep / (1 - p)  # inverted dropout, as in the chapter

@@ -197,3 +197,41 @@ def test_training_uses_the_same_jacobian():
     from attention_course.training import softmax_jacobian as training_softmax_jacobian
 
     assert training_softmax_jacobian is softmax_jacobian
+
+
+# ---- the gradient that trains W_Q ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("scaled", [True, False])
+def test_query_gradient_norms_match_attention_backward(scaled):
+    """With V = I the weights' gradient G reaches attention_backward unchanged: same dq."""
+    from attention_course.scaling import query_gradient_norms
+    from attention_course.training import attention_backward
+
+    d_k, n_b, n_q, n_k = 8, 3, 4, 5
+    norms = query_gradient_norms(d_k, scaled=scaled, rng=np.random.default_rng(7),
+                                 n_batch=n_b, n_queries=n_q, n_keys=n_k)
+    rng = np.random.default_rng(7)  # the same draws, in the documented order
+    q = rng.standard_normal((n_b, n_q, d_k))
+    k = rng.standard_normal((n_b, n_k, d_k))
+    g = rng.standard_normal((n_b, n_q, n_k))
+    scale = 1 / math.sqrt(d_k) if scaled else 1.0
+    w = softmax(q @ k.swapaxes(-1, -2) * scale)
+    v = np.broadcast_to(np.eye(n_k), (n_b, n_k, n_k))
+    dq, _, _ = attention_backward(g, q, k, v, w, scale=scale)
+    np.testing.assert_allclose(norms, np.linalg.norm(dq, axis=-1), rtol=1e-12)
+
+
+def test_query_gradient_norms_scaled_stay_flat_unscaled_split():
+    """Scaled: the same typical size at every d_k; unscaled at 4096: starved median, big tail."""
+    from attention_course.scaling import query_gradient_norms
+
+    def norms(d_k, scaled):
+        return query_gradient_norms(d_k, scaled=scaled, rng=np.random.default_rng(1))
+
+    small, big = norms(4, True), norms(4096, True)
+    assert np.median(big) == pytest.approx(np.median(small), rel=0.3)
+    unscaled = norms(4096, False)
+    assert np.median(unscaled) < 1e-6 < 1 < np.sqrt(np.mean(unscaled**2))
+    with pytest.raises(ValueError, match="d_k"):
+        query_gradient_norms(0, scaled=True, rng=np.random.default_rng(0))

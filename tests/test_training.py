@@ -437,6 +437,7 @@ def test_task_bad_input():
     {},
     {"num_heads": 2, "num_layers": 2},
     {"residual": False, "causal": True},
+    {"scale": 1.0},  # unscaled scores, chapter 4's training comparison
 ])
 def test_model_backward_passes_gradient_checks(kw):
     model = TinyAttentionModel(vocab_size=5, seq_len=4, d_model=4, seed=1, **kw)

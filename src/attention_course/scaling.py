@@ -3,9 +3,10 @@
 For a query q and a key k whose d_k entries are independent with mean 0 and variance 1, the
 score q . k has mean 0 and variance d_k (Vaswani et al. 2017, footnote 4). Unscaled, a softmax
 over such scores saturates as d_k grows, and its Jacobian diag(s) - s s^T collapses towards
-zero: the gradient that reaches the scores *vanishes*. Multiplying the scores by 1/sqrt(d_k)
-brings the variance back to 1. The chapter and any interactive figure draw their numbers from
-these functions, so they always agree.
+zero: the gradient that reaches the scores *vanishes*. The gradient that reaches W_Q,
+dQ = c dS K (`query_gradient_norms`), splits: the typical query starves, near-ties spike.
+Multiplying the scores by 1/sqrt(d_k) brings the variance back to 1. The chapter and any
+interactive figure draw their numbers from these functions, so they always agree.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "SaturationStats",
     "dot_product_variance",
     "entropy",
+    "query_gradient_norms",
     "random_dot_products",
     "random_scores",
     "saturation_stats",
@@ -181,3 +183,34 @@ def saturation_stats(
         jacobian_norm_median=float(np.median(norms)),
         jacobian_norm_mean=float(norms.mean()),
     )
+
+
+def query_gradient_norms(
+    d_k: int,
+    *,
+    scaled: bool,
+    rng: np.random.Generator,
+    n_batch: int = 32,
+    n_queries: int = 16,
+    n_keys: int = 16,
+) -> np.ndarray:
+    """Per-query ||dL/dq||, random Q, K: (n_batch, n, d_k) -> (n_batch, n_q).
+
+    This is the gradient that trains W_Q, dQ = c dS K with c = 1/sqrt(d_k) if
+    `scaled` else 1, and dS = J^T G the softmax backward of each row. Q, K and
+    the upstream gradient on the weights G = dL/ds: (n_batch, n_q, n_keys)
+    have independent N(0, 1) entries, drawn from `rng` in that order (G stands
+    for the rest of the network).
+    """
+    d_k = check_positive_int(d_k, "d_k")
+    n_batch = check_positive_int(n_batch, "n_batch")
+    n_queries = check_positive_int(n_queries, "n_queries")
+    n_keys = check_positive_int(n_keys, "n_keys")
+    rng = _check_rng(rng)
+    c = 1.0 / math.sqrt(d_k) if scaled else 1.0
+    q = rng.standard_normal((n_batch, n_queries, d_k))
+    k = rng.standard_normal((n_batch, n_keys, d_k))
+    g = rng.standard_normal((n_batch, n_queries, n_keys))  # G = dL/ds
+    s = softmax(c * (q @ np.swapaxes(k, -1, -2)))  # (n_batch, n_q, n_keys)
+    ds = (softmax_jacobian(s) @ g[..., None])[..., 0]  # J is symmetric: J^T G
+    return np.linalg.norm(c * (ds @ k), axis=-1)  # ||row of c dS K||

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..attention import scaled_dot_product_attention, softmax
+from ..heads import grouped_query_attention
 from ..kv_cache import kv_cache_bytes
 from .checking import Case, CheckResult, Hint, case_rng, run_checks, unit_length
 
@@ -20,6 +21,8 @@ __all__ = [
     "check_attention_layer_cost",
     "check_merge_partials",
     "check_kv_cache_size",
+    "check_grouped_query",
+    "check_decode_step",
 ]
 
 
@@ -296,7 +299,9 @@ def _merge_partial_cases() -> Iterator[Case]:
             ("both parts with the same maximum", np.array([1.0, 2.0, 0.0, 2.0, -1.0]), 2),
             ("scores near +1000 and -1000: exp(1000) overflows", np.array([1000.0, 999.0, -1000.0, -999.5]), 2),
             ("an empty first part (a worker with no keys): (-inf, 0)", np.array([0.3, -0.7, 1.2]), 0),
-            ("an empty second part: (-inf, 0)", np.array([0.3, -0.7, 1.2]), 3)]
+            ("an empty second part: (-inf, 0)", np.array([0.3, -0.7, 1.2]), 3),
+            ("both parts empty (two workers with no keys): (-inf, 0)",
+             np.array([]), 0)]
     for description, x, cut in rows:
         m1, l1 = _partial(x[:cut])
         m2, l2 = _partial(x[cut:])
@@ -312,6 +317,9 @@ def check_merge_partials(fn: Callable[[float, float, float, float], tuple[float,
         return m, l1 * math.exp(sign * (m1 - m)) + l2 * math.exp(sign * (m2 - m))
 
     hints: list[Hint] = [
+        (lambda c: merged(c) if c.args[0] == c.args[2] == -math.inf else None,
+         "both parts are empty: m = -inf and exp(m1 - m) = exp(-inf + inf) "
+         "is NaN; return (-inf, 0) when m is -inf."),
         (lambda c: (max(c.args[0], c.args[2]), c.args[1] + c.args[3]),
          "the two sums are relative to different maxima: rescale each to the common maximum m, "
          "l = l1 exp(m1 - m) + l2 exp(m2 - m)."),
@@ -356,3 +364,88 @@ def check_kv_cache_size(fn: Callable[[int, int, int, int, int], int], verbose: b
          "every layer caches its own keys and values: multiply by num_layers."),
     ]
     return run_checks("check_kv_cache_size", fn, _kv_cases(), hints, atol=0.0, verbose=verbose)
+
+
+# ---- chapter 12: grouped-query attention by hand ---------------------------
+
+def _gqa_cases() -> Iterator[Case]:
+    rng = case_rng()
+    for lead, heads, kv_heads, n_q, n_k, what in (
+            ((), 4, 4, 3, 3, "4 query heads, 4 kv heads: plain multi-head"),
+            ((), 4, 2, 3, 3, "groups of 2"),
+            ((), 8, 2, 2, 5, "groups of 4, n_q != n_k"),
+            ((), 4, 1, 3, 4, "one kv head for all (multi-query)"),
+            ((2,), 6, 3, 2, 3, "a batch axis, groups of 2")):
+        q = rng.normal(size=(*lead, heads, n_q, 4))
+        k = rng.normal(size=(*lead, kv_heads, n_k, 4))
+        v = rng.normal(size=(*lead, kv_heads, n_k, 3))
+        expected = grouped_query_attention(q, k, v)[0]
+        yield Case(f"q {q.shape}, k {k.shape}, v {v.shape} ({what})",
+                   (q, k, v), expected)
+
+
+def _gqa_tiled(c: Case) -> np.ndarray:
+    """The typical mistake: query head h gets kv head h % num_kv_heads."""
+    q, k, v = c.args
+    reps = q.shape[-3] // k.shape[-3]
+    k_t = np.concatenate([k] * reps, axis=-3)
+    v_t = np.concatenate([v] * reps, axis=-3)
+    return scaled_dot_product_attention(q, k_t, v_t)[0]
+
+
+def check_grouped_query(fn: Callable[..., np.ndarray],
+                        verbose: bool = True) -> CheckResult:
+    """Check fn(q, k, v) -> grouped-query output (..., num_heads, n_q, d_v)."""
+    hints: list[Hint] = [
+        (_gqa_tiled, "query head i uses kv head i // group_size (group_size "
+                     "= num_heads // num_kv_heads): repeat each kv head in "
+                     "place (np.repeat), do not tile the whole stack "
+                     "(np.tile)."),
+    ]
+    return run_checks("check_grouped_query", fn, _gqa_cases(), hints,
+                      atol=1e-10, verbose=verbose)
+
+
+# ---- chapter 12: one decoding step with a KV cache -------------------------
+
+def _decode_cases() -> Iterator[Case]:
+    rng = case_rng()
+    for lead, n, d_v, what in (((), 5, 3, "one head"), ((2,), 4, 2, "2 heads"),
+                               ((2, 3), 3, 2, "batch 2, 3 heads")):
+        q = rng.normal(size=(*lead, n, 4))
+        k = rng.normal(size=(*lead, n, 4))
+        v = rng.normal(size=(*lead, n, d_v))
+        full = scaled_dot_product_attention(q, k, v, causal=True)[0]
+        for t in (0, n - 1):  # an empty cache, then a cache of n - 1 tokens
+            step = slice(t, t + 1)
+            args = (q[..., step, :], k[..., step, :], v[..., step, :],
+                    k[..., :t, :], v[..., :t, :])
+            expected = (full[..., step, :], k[..., :t + 1, :],
+                        v[..., :t + 1, :])
+            yield Case(f"{what}, {t} cached tokens", args, expected)
+
+
+def _decode_without_self(c: Case) -> tuple[Any, ...] | None:
+    """The typical mistake: attend over the old cache, append afterwards."""
+    q, k, v, cache_k, cache_v = c.args
+    if cache_k.shape[-2] == 0:
+        return None
+    out = scaled_dot_product_attention(q, cache_k, cache_v)[0]
+    return (out, np.concatenate([cache_k, k], axis=-2),
+            np.concatenate([cache_v, v], axis=-2))
+
+
+def check_decode_step(fn: Callable[..., tuple[np.ndarray, ...]],
+                      verbose: bool = True) -> CheckResult:
+    """Check fn(q, k, v, cache_k, cache_v) -> (output, cache_k, cache_v).
+
+    One cached decoding step. q, k, v: (..., 1, d), the new token;
+    cache_k, cache_v: (..., t, d) with t >= 0.
+    """
+    hints: list[Hint] = [
+        (_decode_without_self, "append the new key and value before "
+                               "attending: the new token attends to itself "
+                               "too."),
+    ]
+    return run_checks("check_decode_step", fn, _decode_cases(), hints,
+                      atol=1e-10, verbose=verbose)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..attention import scaled_dot_product_attention
-from ..checks import check_positive_int
+from ..checks import check_positive_int, check_scalar
 from ..heads import merge_heads, split_heads
 from .grad import (
     attention_backward,
@@ -36,8 +36,12 @@ class TinyAttentionModel:
 
     def __init__(self, vocab_size: int, seq_len: int, d_model: int = 32, num_heads: int = 1,
                  num_layers: int = 1, residual: bool = True, causal: bool = False, seed: int = 0,
-                 dtype: Any = np.float64) -> None:
-        """Draw all parameters from np.random.default_rng(seed); see the module docstring."""
+                 dtype: Any = np.float64, scale: float | None = None) -> None:
+        """Draw all parameters from np.random.default_rng(seed); see the module docstring.
+
+        scale: the attention score scale, default 1/sqrt(d_head); 1.0 trains
+        without it (chapter 4's comparison).
+        """
         self.vocab_size = check_positive_int(vocab_size, "vocab_size")
         self.seq_len = check_positive_int(seq_len, "seq_len")
         self.d_model = check_positive_int(d_model, "d_model")
@@ -46,6 +50,8 @@ class TinyAttentionModel:
         if d_model % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
         self.residual, self.causal = bool(residual), bool(causal)
+        self.scale = (None if scale is None
+                      else check_scalar(scale, "scale", positive=True))
         rng = np.random.default_rng(seed)
         bound = 1.0 / math.sqrt(d_model)  # keeps x @ w about as large as x at the start
         p: dict[str, np.ndarray] = {
@@ -87,7 +93,8 @@ class TinyAttentionModel:
             q = split_heads(x @ p[f"{layer}.w_q"], h)  # (batch, h, n, d_head)
             k = split_heads(x @ p[f"{layer}.w_k"], h)
             v = split_heads(x @ p[f"{layer}.w_v"], h)
-            heads, weights = scaled_dot_product_attention(q, k, v, causal=self.causal)
+            heads, weights = scaled_dot_product_attention(
+                q, k, v, causal=self.causal, scale=self.scale)
             merged = merge_heads(heads)  # (batch, n, d_model)
             out = merged @ p[f"{layer}.w_o"]
             layers.append({"x": x, "q": q, "k": k, "v": v, "weights": weights, "merged": merged})
@@ -106,7 +113,8 @@ class TinyAttentionModel:
             c = cache["layers"][layer]
             d_merged, grads[f"{layer}.w_o"], _ = linear_backward(dx, c["merged"], p[f"{layer}.w_o"], False)
             dq, dk, dv = attention_backward(split_heads(d_merged, h), c["q"], c["k"], c["v"],
-                                            c["weights"], causal=self.causal)
+                                            c["weights"], scale=self.scale,
+                                            causal=self.causal)
             d_in = dx if self.residual else np.zeros_like(dx)  # the skip passes dx straight through
             for name, d_head in (("q", dq), ("k", dk), ("v", dv)):
                 d_x, grads[f"{layer}.w_{name}"], _ = linear_backward(
