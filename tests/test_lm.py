@@ -253,3 +253,41 @@ def test_scores_of_perfect_heads():
     assert ind[0] == 1.0 and prev[1] == 1.0 and prev[0] < 0.5
     with pytest.raises(ValueError, match="source"):
         induction_score(ideal, batch.source[:, 1:])
+
+
+def _adam_step(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def _adam_no_correction(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999,
+                        eps=1e-8):
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    return p - lr * m / (np.sqrt(v) + eps), m, v
+
+
+def _adam_uphill(*args, **kwargs):
+    p, m, v = _adam_step(*args, **kwargs)
+    return 2 * args[0] - p, m, v
+
+
+def test_adam_checker(capsys):
+    from attention_course.exercises import check_adam_step
+
+    assert check_adam_step(_adam_step)
+    for wrong, hint in ((_adam_no_correction, "bias correction"),
+                        (_adam_uphill, "against the gradient")):
+        result = check_adam_step(wrong, verbose=False)
+        assert not result and hint in result.message
+    none = check_adam_step(lambda *a, **k: None, verbose=False)
+    assert not none and "returned NoneType" in none.message
+    crash = check_adam_step(lambda *a, **k: 1 / 0, verbose=False)
+    assert not crash and "ZeroDivisionError" in crash.message
+    shape = check_adam_step(lambda p, *a, **k: (p[:1], p, p), verbose=False)
+    assert not shape and "shape" in shape.message
+    with pytest.raises(TypeError, match="function"):
+        check_adam_step(None)
+    capsys.readouterr()
