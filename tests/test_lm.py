@@ -60,7 +60,8 @@ def _model_errors(model: DecoderLM, ablate=None) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("kw", [
-    {}, {"d_ff": 0}, {"causal": False}, {"num_layers": 1, "num_heads": 1}])
+    {}, {"d_ff": 0}, {"causal": False},
+    {"causal": False, "flip_mask": True}, {"num_layers": 1, "num_heads": 1}])
 def test_whole_model_gradient_check(kw):
     errors = _model_errors(_small(**kw))
     assert max(errors.values()) < 1e-6, errors
@@ -103,9 +104,11 @@ def test_causal_model_never_reads_the_future():
     changed[:, 4:] = (changed[:, 4:] + 1) % 7
     before, after = model.forward(x)[0], model.forward(changed)[0]
     np.testing.assert_allclose(before[:, :4], after[:, :4], atol=1e-12)
-    leaky = _small(causal=False)
-    assert not np.allclose(leaky.forward(x)[0][:, :4],
-                           leaky.forward(changed)[0][:, :4])
+    for leaky in (_small(causal=False), _small(causal=False, flip_mask=True)):
+        assert not np.allclose(leaky.forward(x)[0][:, :4],
+                               leaky.forward(changed)[0][:, :4])
+    flipped = _small(causal=False, flip_mask=True).attention_maps(x)[0]
+    assert np.all(np.tril(flipped[0, 0]) == 0.0)  # only later positions
 
 
 def test_generate_greedy_and_seeded_sampling():
@@ -148,6 +151,8 @@ def test_bad_inputs_name_the_argument():
         model.forward(np.zeros((2, 3), dtype=np.int64), ablate=[(2, 0)])
     with pytest.raises(ValueError, match="num_heads"):
         DecoderLM(5, 4, d_model=6, num_heads=4)
+    with pytest.raises(ValueError, match="flip_mask"):
+        DecoderLM(5, 4, d_model=8, flip_mask=True)
 
 
 def test_warmup_cosine_schedule():

@@ -24,6 +24,7 @@ from ..attention import _BLOCK_ELEMENTS, scaled_dot_product_attention, softmax
 from ..blocks import gelu, layer_norm
 from ..checks import check_positive_int, check_scalar
 from ..heads import merge_heads, split_heads
+from ..masks import causal_mask
 from .grad import (
     attention_backward,
     cross_entropy,
@@ -45,12 +46,20 @@ class DecoderLM(TokenModel):
 
     def __init__(self, vocab_size: int, seq_len: int, d_model: int = 64,
                  num_heads: int = 4, num_layers: int = 2, d_ff: int = 0,
-                 causal: bool = True, seed: int = 0,
-                 dtype: Any = np.float64) -> None:
-        """Seeded parameters; d_ff=0 gives an attention-only model."""
+                 causal: bool = True, flip_mask: bool = False,
+                 seed: int = 0, dtype: Any = np.float64) -> None:
+        """Seeded parameters; d_ff=0 gives an attention-only model.
+
+        causal=False removes the mask; flip_mask=True passes the causal
+        mask negated (a True = ignore mask given to a True = attend
+        function): each position then sees only the tokens after it.
+        """
         self._set_sizes(vocab_size, seq_len, d_model, num_heads, num_layers)
         self.d_ff = check_positive_int(d_ff, "d_ff", allow_zero=True)
-        self.causal = bool(causal)
+        self.causal, self.flip_mask = bool(causal), bool(flip_mask)
+        if self.causal and self.flip_mask:
+            raise ValueError("flip_mask=True replaces the causal mask: pass "
+                             "causal=False with it")
         self.dtype = np.dtype(dtype)
         rng = np.random.default_rng(seed)
         d = d_model
@@ -100,6 +109,10 @@ class DecoderLM(TokenModel):
         p = self.params
         return layer_norm(x, p[name + "_g"], p[name + "_b"])
 
+    def _mask(self, n: int) -> np.ndarray | None:
+        """The flipped mask (n, n), True strictly above the diagonal, or None."""
+        return ~causal_mask(n) if self.flip_mask else None
+
     def _attend(self, q: np.ndarray, k: np.ndarray, v: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
         """Attention of q, k, v: (batch, h, n, d_head), in batch chunks.
@@ -110,8 +123,9 @@ class DecoderLM(TokenModel):
         """
         per_row = math.prod(q.shape[1:3]) * k.shape[2]
         rows = max(1, _BLOCK_ELEMENTS // per_row)
+        mask = self._mask(q.shape[2])
         parts = [scaled_dot_product_attention(
-            q[lo: lo + rows], k[lo: lo + rows], v[lo: lo + rows],
+            q[lo: lo + rows], k[lo: lo + rows], v[lo: lo + rows], mask,
             causal=self.causal) for lo in range(0, len(q), rows)]
         if len(parts) == 1:
             return parts[0]
@@ -178,7 +192,7 @@ class DecoderLM(TokenModel):
                     d_heads[:, head] = 0.0
             dq, dk, dv = attention_backward(
                 d_heads, c["q"], c["k"], c["v"], c["weights"],
-                causal=self.causal)
+                mask=self._mask(c["q"].shape[2]), causal=self.causal)
             d_a = np.zeros_like(dx)
             for name, d_part in (("q", dq), ("k", dk), ("v", dv)):
                 d_in, g[f"{i}.w_{name}"], _ = linear_backward(
