@@ -113,9 +113,6 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
     model finds very surprising) then moves the weights by a bounded step.
     """
     max_norm = check_scalar(max_norm, "max_norm", positive=True)
-    if not isinstance(grads, dict) or not grads:
-        raise TypeError("grads must be a non-empty dict of named arrays, "
-                        f"got {type(grads).__name__}")
     total = grad_norm(grads)
     if total > max_norm:
         factor = max_norm / total
@@ -126,4 +123,7 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
 
 def grad_norm(grads: dict[str, np.ndarray]) -> float:
     """The L2 norm of all gradients together, as if one long vector."""
+    if not isinstance(grads, dict) or not grads:
+        raise TypeError("grads must be a non-empty dict of named arrays, "
+                        f"got {type(grads).__name__} {grads!r:.40}")
     return math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))

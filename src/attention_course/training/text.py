@@ -40,9 +40,10 @@ class CharVocab:
     @classmethod
     def from_text(cls, text: str) -> CharVocab:
         """Vocabulary of every character that occurs in text."""
-        if not isinstance(text, str) or not text:
-            raise TypeError(f"text must be a non-empty str, got "
-                            f"{type(text).__name__}")
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if not text:
+            raise ValueError("text must hold at least one character, got ''")
         return cls("".join(sorted(set(text))))
 
     def __len__(self) -> int:
@@ -85,6 +86,20 @@ def split_text(ids: Any, heldout_fraction: float = 0.1
     return ids[:cut], ids[cut:]
 
 
+def _check_ids(ids: Any, name: str, vocab_size: int) -> np.ndarray:
+    """ids as a 1-D integer array with values in [0, vocab_size)."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"{name} must be a 1-D array of integer ids, got "
+                         f"shape {ids.shape} and dtype {ids.dtype}")
+    if ids.size < 2 or ids.min() < 0 or ids.max() >= vocab_size:
+        raise ValueError(f"{name} must hold at least 2 ids in [0, "
+                         f"vocab_size={vocab_size}), got {ids.size} ids"
+                         + (f" from {ids.min()} to {ids.max()}"
+                            if ids.size else ""))
+    return ids
+
+
 def _counts_bpc(counts: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                 alpha: float) -> float:
     """Bits per item of cols under add-alpha smoothed counts[rows]."""
@@ -96,8 +111,9 @@ def _counts_bpc(counts: np.ndarray, rows: np.ndarray, cols: np.ndarray,
 def unigram_bpc(train: Any, test: Any, vocab_size: int,
                 alpha: float = 1.0) -> float:
     """Held-out bpc of character frequencies counted on train (add-alpha)."""
-    train, test = np.asarray(train), np.asarray(test)
     vocab_size = check_positive_int(vocab_size, "vocab_size")
+    train = _check_ids(train, "train", vocab_size)
+    test = _check_ids(test, "test", vocab_size)
     alpha = check_scalar(alpha, "alpha", positive=True)
     counts = np.bincount(train, minlength=vocab_size)[None].astype(float)
     return _counts_bpc(counts, np.zeros_like(test), test, alpha)
@@ -109,8 +125,9 @@ def bigram_bpc(train: Any, test: Any, vocab_size: int,
 
     The first test character has no previous one and is not scored.
     """
-    train, test = np.asarray(train), np.asarray(test)
     vocab_size = check_positive_int(vocab_size, "vocab_size")
+    train = _check_ids(train, "train", vocab_size)
+    test = _check_ids(test, "test", vocab_size)
     alpha = check_scalar(alpha, "alpha", positive=True)
     counts = np.zeros((vocab_size, vocab_size))
     np.add.at(counts, (train[:-1], train[1:]), 1.0)
