@@ -8,7 +8,7 @@
    1500, seq 32, batch 32, peak lr 0.02): held-out bits per character on the last 10% of
    Macbeth, as a ratio to the add-one bigram's. Target <= 0.8x.
 3. The chapter's induction-head run (2-block attention-only, 2 heads, width 32, vocabulary 16,
-   sequences of 24, 600 steps) for 10 seeds: how many end with an induction score >= 0.5 and a
+   sequences of 24, 800 steps) for 10 seeds: how many end with an induction score >= 0.5 and a
    repeat loss below half its start. Target 10 of 10.
 
 Run: PYTHONPATH=src python benchmarks/bench_lm.py [--lm-steps 1500] [--seeds 10]
@@ -105,7 +105,7 @@ def induction_run(seed: int) -> tuple[bool, float, float, float]:
         return batch.inputs, batch.targets
 
     start = measure(model)
-    train_lm(model, batches, steps=600, batch_size=32, lr=0.01, warmup_steps=60, min_lr=0.001,
+    train_lm(model, batches, steps=800, batch_size=32, lr=0.01, warmup_steps=80, min_lr=0.001,
              seed=seed)
     end = measure(model)
     ratio = end["repeat"] / start["repeat"]

@@ -1,4 +1,4 @@
-"""Training a `DecoderLM`: Adam with warm-up, cosine decay and clipping; held-out bits per char."""
+"""Training a `DecoderLM` (Adam, warm-up, cosine decay, clipping), and bpc."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ class LMHistory:
     eval_steps: list[int] = field(default_factory=list)
     evals: list[dict[str, float]] = field(default_factory=list)
     checkpoints: dict[int, dict[str, np.ndarray]] = field(
-        default_factory=dict)  # step -> copy of model.params
+        default_factory=dict
+    )  # step -> copy of model.params
     seconds: float = 0.0
 
     def eval_series(self, key: str) -> np.ndarray:
@@ -39,8 +40,12 @@ class LMHistory:
         return np.array([e[key] for e in self.evals])
 
 
-def heldout_bpc(model: DecoderLM, ids: Any, length: int | None = None,
-                last_only: bool = False) -> float:
+def heldout_bpc(
+    model: DecoderLM,
+    ids: Any,
+    length: int | None = None,
+    last_only: bool = False,
+) -> float:
     """Bits per character of model on ids: (n,), cut into windows.
 
     Non-overlapping windows of `length` (default model.seq_len) characters
@@ -48,12 +53,17 @@ def heldout_bpc(model: DecoderLM, ids: Any, length: int | None = None,
     last position, the one with no future: what generation sees.
     """
     ids = np.asarray(ids)
-    length = model.seq_len if length is None else check_positive_int(
-        length, "length")
+    length = (
+        model.seq_len
+        if length is None
+        else check_positive_int(length, "length")
+    )
     count = (len(ids) - 1) // length
     if ids.ndim != 1 or count < 1:
-        raise ValueError(f"ids must be 1-D with more than length={length} "
-                         f"tokens, got shape {ids.shape}")
+        raise ValueError(
+            f"ids must be 1-D with more than length={length} "
+            f"tokens, got shape {ids.shape}"
+        )
     if last_only:  # windows ending at every position we can score
         starts = np.arange(0, len(ids) - length, max(1, length // 4))
     else:
@@ -62,8 +72,8 @@ def heldout_bpc(model: DecoderLM, ids: Any, length: int | None = None,
     x, y = ids[rows], ids[rows + 1]
     total, scored = 0.0, 0
     for lo in range(0, len(x), 256):  # bounded memory
-        logits, _ = model.forward(x[lo: lo + 256])
-        part = y[lo: lo + 256]
+        logits, _ = model.forward(x[lo : lo + 256])
+        part = y[lo : lo + 256]
         if last_only:
             logits, part = logits[:, -1:], part[:, -1:]
         total += cross_entropy(logits, part) * part.size
@@ -71,14 +81,23 @@ def heldout_bpc(model: DecoderLM, ids: Any, length: int | None = None,
     return total / scored / math.log(2.0)
 
 
-def train_lm(model: DecoderLM, batches: Batches, *, steps: int,
-             batch_size: int = 32, lr: float = 3e-3,
-             warmup_steps: int = 0, min_lr: float = 0.0,
-             max_grad_norm: float | None = 1.0, weight_decay: float = 0.0,
-             seed: int = 0,
-             evaluate: Callable[[DecoderLM], dict[str, float]] | None = None,
-             eval_every: int = 50, checkpoint_steps: Any = (),
-             blas_threads: int | None = 1) -> LMHistory:
+def train_lm(
+    model: DecoderLM,
+    batches: Batches,
+    *,
+    steps: int,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    warmup_steps: int = 0,
+    min_lr: float = 0.0,
+    max_grad_norm: float | None = 1.0,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    evaluate: Callable[[DecoderLM], dict[str, float]] | None = None,
+    eval_every: int = 50,
+    checkpoint_steps: Any = (),
+    blas_threads: int | None = 1,
+) -> LMHistory:
     """Train model in place on batches(rng, batch_size) -> (inputs, targets).
 
     The learning rate follows `warmup_cosine` (peak lr); gradients are
@@ -89,15 +108,19 @@ def train_lm(model: DecoderLM, batches: Batches, *, steps: int,
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     eval_every = check_positive_int(eval_every, "eval_every")
-    warmup_steps = check_positive_int(warmup_steps, "warmup_steps",
-                                      allow_zero=True)
+    warmup_steps = check_positive_int(
+        warmup_steps, "warmup_steps", allow_zero=True
+    )
     if max_grad_norm is not None:
-        max_grad_norm = check_scalar(max_grad_norm, "max_grad_norm",
-                                     positive=True)
+        max_grad_norm = check_scalar(
+            max_grad_norm, "max_grad_norm", positive=True
+        )
     keep = {int(s) for s in checkpoint_steps}
     if any(not 0 <= s <= steps for s in keep):
-        raise ValueError(f"checkpoint_steps must lie in [0, steps={steps}], "
-                         f"got {sorted(keep)}")
+        raise ValueError(
+            f"checkpoint_steps must lie in [0, steps={steps}], "
+            f"got {sorted(keep)}"
+        )
     rng = np.random.default_rng(seed)
     optimiser = Adam(model.params, lr=lr, weight_decay=weight_decay)
     history = LMHistory()
@@ -105,9 +128,9 @@ def train_lm(model: DecoderLM, batches: Batches, *, steps: int,
     def after(step: int) -> None:
         if step in keep:
             history.checkpoints[step] = {
-                k: v.copy() for k, v in model.params.items()}
-        if evaluate is not None and (step % eval_every == 0
-                                     or step == steps):
+                k: v.copy() for k, v in model.params.items()
+            }
+        if evaluate is not None and (step % eval_every == 0 or step == steps):
             history.eval_steps.append(step)
             history.evals.append(evaluate(model))
 
@@ -117,10 +140,12 @@ def train_lm(model: DecoderLM, batches: Batches, *, steps: int,
         for step in range(1, steps + 1):
             x, y = batches(rng, batch_size)
             loss, grads = model.loss_and_grads(x, y)
-            norm = (grad_norm(grads) if max_grad_norm is None
-                    else clip_grad_norm(grads, max_grad_norm))
-            optimiser.lr = warmup_cosine(step, steps, lr, warmup_steps,
-                                         min_lr)
+            norm = (
+                grad_norm(grads)
+                if max_grad_norm is None
+                else clip_grad_norm(grads, max_grad_norm)
+            )
+            optimiser.lr = warmup_cosine(step, steps, lr, warmup_steps, min_lr)
             optimiser.step(grads)
             history.loss.append(loss)
             history.lr.append(optimiser.lr)
