@@ -19,15 +19,8 @@ import numpy as np
 
 from ..checks import check_positive_int, check_scalar
 
-__all__ = [
-    "CharVocab",
-    "load_text",
-    "split_text",
-    "unigram_bpc",
-    "bigram_bpc",
-    "random_windows",
-    "TEXTS",
-]
+__all__ = ["CharVocab", "load_text", "split_text", "unigram_bpc",
+           "bigram_bpc", "random_windows", "TEXTS"]
 
 TEXTS = ("macbeth",)  # shipped in attention_course/data/texts/, see README
 
