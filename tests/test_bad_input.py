@@ -110,6 +110,26 @@ TABLE = [
      ValueError, ["(2, 4)", "(2, 3)"]),
     ("train", lambda: tr.train(tr.TinyAttentionModel(5, 4), np.zeros((2, 4), int), np.zeros((3, 4), int)),
      ValueError, ["(2, 4)", "(3, 4)"]),
+    # chapter 15: the language model
+    ("DecoderLM", lambda: tr.DecoderLM(5, 4, d_model=10, num_heads=4), ValueError, ["num_heads=4", "d_model=10"]),
+    ("train_lm", lambda: tr.train_lm(tr.DecoderLM(5, 4, d_model=8), lambda r, b: None, steps=0), ValueError,
+     ["steps", "0"]),
+    ("heldout_bpc", lambda: tr.heldout_bpc(tr.DecoderLM(5, 4, d_model=8), np.zeros(3, int)), ValueError,
+     ["length=4", "(3,)"]),
+    ("warmup_cosine", lambda: tr.warmup_cosine(1, 10, 1.0, 10), ValueError, ["warmup_steps=10", "total_steps=10"]),
+    ("clip_grad_norm", lambda: tr.clip_grad_norm({"w": Z(2)}, -1.0), ValueError, ["max_norm"]),
+    ("grad_norm", lambda: tr.grad_norm({}), TypeError, ["grads", "dict"]),
+    ("CharVocab", lambda: tr.CharVocab("ab").encode("abc"), ValueError, ["vocabulary", "'c'"]),
+    ("load_text", lambda: tr.load_text("hamlet"), ValueError, ["hamlet", "macbeth"]),
+    ("split_text", lambda: tr.split_text(np.zeros((2, 3), int)), ValueError, ["(2, 3)"]),
+    ("unigram_bpc", lambda: tr.unigram_bpc(np.array([0, 5]), np.array([0, 1]), 3), ValueError,
+     ["train", "vocab_size=3", "5"]),
+    ("bigram_bpc", lambda: tr.bigram_bpc(np.array([0, 1]), np.zeros((2, 2), int), 3), ValueError, ["test", "(2, 2)"]),
+    ("random_windows", lambda: tr.random_windows(np.arange(5), 5), ValueError, ["length=5", "(5,)"]),
+    ("repeat_task", lambda: tr.repeat_task(RNG, 4, 6, 5, min_segment=4), ValueError, ["length=6", "min_segment=4"]),
+    ("induction_score", lambda: tr.induction_score(Z((2, 1, 3, 3)), np.zeros((2, 4), int)), ValueError,
+     ["(2, 1, 3, 3)", "(2, 4)"]),
+    ("previous_token_score", lambda: tr.previous_token_score(Z((3, 3))), ValueError, ["(3, 3)"]),
     # real models (MiniLM): the loaders and readers
     ("EncoderConfig", lambda: md.EncoderConfig(hidden_size=10, num_heads=4), ValueError, ["num_heads=4", "10"]),
     ("WordPieceTokenizer", lambda: md.WordPieceTokenizer([]), ValueError, ["[UNK]", "0 tokens"]),
@@ -130,6 +150,7 @@ TABLE = [
 # Public names that take no input to be wrong about (types that only hold results, modules, constants).
 NOT_CALLED_WITH_INPUT = {"SaturationStats", "Evaluation", "History", "IGNORE_INDEX", "exercises", "training",
                          "EncoderOutput", "SafetensorsError", "minilm_folder"}
+NOT_CALLED_WITH_INPUT |= {"LMHistory", "RepeatBatch", "TEXTS"}  # chapter 15: results, text names
 
 
 def public_callables():

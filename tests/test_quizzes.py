@@ -911,6 +911,61 @@ def ch14_stages() -> float:
     return float(len(ex.capstone._stage_list(reference, np.ones((1, 2), dtype=bool))))
 
 
+def ch15_bits() -> float:
+    from attention_course.training import cross_entropy
+
+    logits = np.log(np.full((1, 8), 1 / 8))  # probability 1/8 for every character
+    return cross_entropy(logits, np.array([3])) / math.log(2)
+
+
+def ch15_uniform() -> float:
+    from attention_course.training import CharVocab, load_text
+
+    return math.log2(len(CharVocab.from_text(load_text("macbeth"))))
+
+
+def ch15_leak() -> str:
+    from attention_course.training import DecoderLM
+
+    ids = rng().integers(0, 9, (2, 6))
+    later = ids.copy()
+    later[:, 3] = (later[:, 3] + 1) % 9  # change the token position 2 must predict
+    for flip, reads_answer in ((False, False), (True, True)):
+        model = DecoderLM(9, 6, d_model=8, num_heads=2, num_layers=1, causal=not flip, flip_mask=flip)
+        moved = not np.allclose(model.forward(ids)[0][:, 2], model.forward(later)[0][:, 2])
+        assert moved == reads_answer
+    return "Nothing good: without the mask, position i can read token i + 1, the answer it must predict"
+
+
+def ch15_adam_bias() -> str:
+    from attention_course.training import Adam
+
+    params = {"w": np.zeros(3)}
+    opt = Adam(params, lr=1.0)
+    g = np.array([0.5, -2.0, 4.0])
+    opt.step({"w": g})
+    np.testing.assert_allclose(opt.m["w"], 0.1 * g)  # biased towards the zero start
+    np.testing.assert_allclose(opt.m["w"] / (1 - 0.9), g)  # corrected: the gradient itself
+    return "m and v start at zero, so their running averages are biased towards zero in the first steps"
+
+
+def ch15_induction() -> str:
+    from attention_course.training import repeat_task
+
+    batch = repeat_task(rng(), 20, 24, 16)
+    b, i = np.nonzero(batch.repeat)
+    src = batch.source[b, i]
+    np.testing.assert_array_equal(batch.inputs[b, src], batch.targets[b, i])  # it holds the answer
+    np.testing.assert_array_equal(batch.inputs[b, src - 1], batch.inputs[b, i])  # after an earlier A
+    return "To B, the token right after the earlier A"
+
+
+def ch15_temperature() -> str:
+    logits = np.array([2.0, 1.5, -1.0])
+    assert softmax(logits / 0.01).max() > 0.999 and softmax(logits / 0.01).argmax() == 0
+    return "Almost always the most likely token: greedy decoding"
+
+
 CHECKS: dict[str, Callable[[], float | str]] = {
     name.replace("_", "-"): fn
     for name, fn in dict(globals()).items()

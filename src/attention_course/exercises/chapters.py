@@ -1,4 +1,5 @@
-"""Checkers for chapters 2, 3, 4, 7, 8, 9 and 10: scores, one query, scale, order, RoPE, blocks, gradients."""
+"""Checkers for chapters 2, 3, 4, 7, 8, 9, 10 and 15: scores, one query, scale, order, RoPE, blocks,
+gradients, Adam."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..blocks import TransformerBlock, gelu
 from ..diagnose import diagnose_rope
 from ..positions import apply_rope
 from ..training.grad import gelu_backward
+from ..training.optim import Adam
 from .checking import Case, CheckResult, Hint, case_rng, run_checks, unit_length
 from .conventions import with_conventions
 
@@ -24,6 +26,7 @@ __all__ = [
     "check_rope",
     "check_block_parameters",
     "check_gelu_derivative",
+    "check_adam_step",
 ]
 
 
@@ -245,3 +248,63 @@ def check_gelu_derivative(fn: Callable[[np.ndarray], np.ndarray], verbose: bool 
          "that is the density phi(x) alone: d/dx [x Phi(x)] = Phi(x) + x phi(x)."),
     ]
     return run_checks("check_gelu_derivative", fn, cases, hints, atol=1e-9, verbose=verbose)
+
+
+# ---- chapter 15: one step of Adam -------------------------------------------------------------
+
+AdamState = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _adam_reference(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, t: int,
+                    lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                    eps: float = 1e-8, correct: bool = True) -> AdamState:
+    """(new p, new m, new v) after Adam's step t; correct=False drops the bias correction."""
+    if correct:  # the package's optimiser is the reference
+        opt = Adam({"p": p.copy()}, lr=lr, betas=(beta1, beta2), eps=eps)
+        opt.m["p"][...], opt.v["p"][...], opt.t = m, v, t - 1
+        opt.step({"p": g})
+        return opt.params["p"], opt.m["p"], opt.v["p"]
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    return p - lr * m / (np.sqrt(v) + eps), m, v
+
+
+def _adam_cases() -> Iterator[Case]:
+    rng = case_rng()
+    p, g, zero = np.ones(3), np.array([1e-2, -3.0, 500.0]), np.zeros(3)
+    yield Case("the first step (t=1, m = v = 0): every entry moves by lr",
+               (p, g, zero, zero, 1), _adam_reference(p, g, zero, zero, 1, lr=0.1), {"lr": 0.1})
+    p, g = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    m, v = 0.1 * rng.normal(size=(4, 5)), rng.random((4, 5))
+    yield Case("a (4, 5) matrix at step t=3 with running m and v",
+               (p, g, m, v, 3), _adam_reference(p, g, m, v, 3))
+    yield Case("step t=1000: the bias correction is almost 1",
+               (p, g, m, v, 1000), _adam_reference(p, g, m, v, 1000, lr=0.01), {"lr": 0.01})
+    g = np.full(3, 1e-9)
+    yield Case("tiny gradients (1e-9): eps matters", (np.ones(3), g, zero, zero, 2),
+               _adam_reference(np.ones(3), g, zero, zero, 2))
+
+
+def check_adam_step(fn: Callable[..., AdamState], verbose: bool = True) -> CheckResult:
+    """Check fn(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8) -> (p, m, v) after step t.
+
+    p, g, m, v: arrays of one shape; t: the step number, 1 for the first step.
+    """
+    def returns_three(*args: object, **kwargs: object) -> object:
+        """The reader's function, with a plain-words error when it does not return three arrays."""
+        out = fn(*args, **kwargs)
+        if not isinstance(out, (tuple, list)) or len(out) != 3:
+            raise TypeError(f"your function returned {type(out).__name__}; it must return the "
+                            "three arrays (new_p, new_m, new_v)")
+        return tuple(out)
+
+    hints: list[Hint] = [
+        (lambda c: _adam_reference(*c.args, **{**c.kwargs, "correct": False}),
+         "divide m by (1 - beta1**t) and v by (1 - beta2**t) before the update (bias correction)."),
+        (lambda c: tuple(2 * a - b for a, b in zip(c.args[:1], _adam_reference(*c.args, **c.kwargs)[:1]))
+         + _adam_reference(*c.args, **c.kwargs)[1:],
+         "the step goes against the gradient: p - lr * m_hat / (sqrt(v_hat) + eps)."),
+    ]
+    if not callable(fn):
+        return run_checks("check_adam_step", fn, [], hints, verbose=verbose)
+    return run_checks("check_adam_step", returns_three, _adam_cases(), hints, verbose=verbose)

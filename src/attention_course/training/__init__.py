@@ -19,10 +19,27 @@ from .grad import (
     softmax_backward,
     softmax_jacobian,
 )
+from .induction import (
+    RepeatBatch,
+    induction_score,
+    previous_token_score,
+    repeat_task,
+)
+from .lm import DecoderLM
+from .lm_loop import LMHistory, heldout_bpc, train_lm
 from .loop import Evaluation, History, evaluate, train
 from .model import TinyAttentionModel
-from .optim import Adam
+from .optim import Adam, clip_grad_norm, grad_norm, warmup_cosine
 from .tasks import heldout_split, retrieval_task, reversal_task, sorting_task
+from .text import (
+    TEXTS,
+    CharVocab,
+    bigram_bpc,
+    load_text,
+    random_windows,
+    split_text,
+    unigram_bpc,
+)
 
 __all__ = [
     "IGNORE_INDEX",
@@ -48,4 +65,23 @@ __all__ = [
     "softmax_jacobian",
     "sorting_task",
     "train",
+    # chapter 15: a language model from scratch
+    "DecoderLM",
+    "LMHistory",
+    "train_lm",
+    "heldout_bpc",
+    "warmup_cosine",
+    "clip_grad_norm",
+    "grad_norm",
+    "TEXTS",
+    "CharVocab",
+    "load_text",
+    "split_text",
+    "unigram_bpc",
+    "bigram_bpc",
+    "random_windows",
+    "RepeatBatch",
+    "repeat_task",
+    "induction_score",
+    "previous_token_score",
 ]

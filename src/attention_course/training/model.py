@@ -31,17 +31,14 @@ from .grad import (
 __all__ = ["TinyAttentionModel"]
 
 
-class TinyAttentionModel:
-    """Token + learned position embeddings, `num_layers` attention layers, a linear read-out."""
+class TokenModel:
+    """What every token model here shares: its sizes, parameter count and id checks."""
 
-    def __init__(self, vocab_size: int, seq_len: int, d_model: int = 32, num_heads: int = 1,
-                 num_layers: int = 1, residual: bool = True, causal: bool = False, seed: int = 0,
-                 dtype: Any = np.float64, scale: float | None = None) -> None:
-        """Draw all parameters from np.random.default_rng(seed); see the module docstring.
+    params: dict[str, np.ndarray]
 
-        scale: the attention score scale, default 1/sqrt(d_head); 1.0 trains
-        without it (chapter 4's comparison).
-        """
+    def _set_sizes(self, vocab_size: int, seq_len: int, d_model: int, num_heads: int,
+                   num_layers: int) -> None:
+        """Check and store the sizes; num_heads must divide d_model."""
         self.vocab_size = check_positive_int(vocab_size, "vocab_size")
         self.seq_len = check_positive_int(seq_len, "seq_len")
         self.d_model = check_positive_int(d_model, "d_model")
@@ -49,21 +46,6 @@ class TinyAttentionModel:
         self.num_layers = check_positive_int(num_layers, "num_layers")
         if d_model % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
-        self.residual, self.causal = bool(residual), bool(causal)
-        self.scale = (None if scale is None
-                      else check_scalar(scale, "scale", positive=True))
-        rng = np.random.default_rng(seed)
-        bound = 1.0 / math.sqrt(d_model)  # keeps x @ w about as large as x at the start
-        p: dict[str, np.ndarray] = {
-            "tok_emb": rng.normal(0.0, 1.0, (vocab_size, d_model)),
-            "pos_emb": rng.normal(0.0, 1.0, (seq_len, d_model)),
-        }
-        for layer in range(num_layers):
-            for name in "qkvo":
-                p[f"{layer}.w_{name}"] = rng.uniform(-bound, bound, (d_model, d_model))
-        p["w_out"] = rng.uniform(-bound, bound, (d_model, vocab_size))
-        p["b_out"] = np.zeros(vocab_size)
-        self.params = {name: arr.astype(dtype) for name, arr in p.items()}
 
     @property
     def num_parameters(self) -> int:
@@ -82,6 +64,35 @@ class TinyAttentionModel:
             raise ValueError(f"ids must lie in [0, vocab_size={self.vocab_size}), got values from "
                              f"{ids.min()} to {ids.max()}")
         return ids
+
+
+class TinyAttentionModel(TokenModel):
+    """Token + learned position embeddings, `num_layers` attention layers, a linear read-out."""
+
+    def __init__(self, vocab_size: int, seq_len: int, d_model: int = 32, num_heads: int = 1,
+                 num_layers: int = 1, residual: bool = True, causal: bool = False, seed: int = 0,
+                 dtype: Any = np.float64, scale: float | None = None) -> None:
+        """Draw all parameters from np.random.default_rng(seed); see the module docstring.
+
+        scale: the attention score scale, default 1/sqrt(d_head); 1.0 trains
+        without it (chapter 4's comparison).
+        """
+        self._set_sizes(vocab_size, seq_len, d_model, num_heads, num_layers)
+        self.residual, self.causal = bool(residual), bool(causal)
+        self.scale = (None if scale is None
+                      else check_scalar(scale, "scale", positive=True))
+        rng = np.random.default_rng(seed)
+        bound = 1.0 / math.sqrt(d_model)  # keeps x @ w about as large as x at the start
+        p: dict[str, np.ndarray] = {
+            "tok_emb": rng.normal(0.0, 1.0, (vocab_size, d_model)),
+            "pos_emb": rng.normal(0.0, 1.0, (seq_len, d_model)),
+        }
+        for layer in range(num_layers):
+            for name in "qkvo":
+                p[f"{layer}.w_{name}"] = rng.uniform(-bound, bound, (d_model, d_model))
+        p["w_out"] = rng.uniform(-bound, bound, (d_model, vocab_size))
+        p["b_out"] = np.zeros(vocab_size)
+        self.params = {name: arr.astype(dtype) for name, arr in p.items()}
 
     def forward(self, ids: Any) -> tuple[np.ndarray, dict[str, Any]]:
         """ids: (batch, n) -> (logits (batch, n, vocab_size), cache of the activations backward needs)."""

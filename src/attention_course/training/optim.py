@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_finite, check_scalar
+from ..checks import check_finite, check_positive_int, check_scalar
 
-__all__ = ["Adam"]
+__all__ = ["Adam", "warmup_cosine", "clip_grad_norm", "grad_norm"]
 
 
 class Adam:
@@ -78,3 +78,52 @@ class Adam:
             if self.weight_decay:
                 p -= (self.lr * self.weight_decay) * p
             p -= step_size * m / (np.sqrt(v) * v_correction + self.eps)
+
+
+def warmup_cosine(step: int, total_steps: int, peak_lr: float,
+                  warmup_steps: int = 0, min_lr: float = 0.0) -> float:
+    """Learning rate at step (1-based): linear warm-up, then cosine decay.
+
+    Steps 1..warmup_steps climb linearly to peak_lr (Adam's first moments
+    are noisy, and big early steps can throw a fresh model far off); the
+    rest follow half a cosine from peak_lr down to min_lr at total_steps.
+    """
+    step = check_positive_int(step, "step")
+    total_steps = check_positive_int(total_steps, "total_steps")
+    warmup_steps = check_positive_int(warmup_steps, "warmup_steps",
+                                      allow_zero=True)
+    peak_lr = check_scalar(peak_lr, "peak_lr", positive=True)
+    min_lr = check_scalar(min_lr, "min_lr")
+    if not 0.0 <= min_lr <= peak_lr:
+        raise ValueError(f"min_lr must lie in [0, peak_lr={peak_lr}], "
+                         f"got {min_lr}")
+    if warmup_steps >= total_steps:
+        raise ValueError(f"warmup_steps={warmup_steps} must be smaller than "
+                         f"total_steps={total_steps}")
+    if step <= warmup_steps:
+        return peak_lr * step / warmup_steps
+    done = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
+    return min_lr + 0.5 * (peak_lr - min_lr) * (1.0 + math.cos(math.pi * done))
+
+
+def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
+    """Scale all grads in place so their joint L2 norm is <= max_norm.
+
+    Returns the norm before clipping. One rare huge gradient (a batch the
+    model finds very surprising) then moves the weights by a bounded step.
+    """
+    max_norm = check_scalar(max_norm, "max_norm", positive=True)
+    total = grad_norm(grads)
+    if total > max_norm:
+        factor = max_norm / total
+        for g in grads.values():
+            g *= factor
+    return total
+
+
+def grad_norm(grads: dict[str, np.ndarray]) -> float:
+    """The L2 norm of all gradients together, as if one long vector."""
+    if not isinstance(grads, dict) or not grads:
+        raise TypeError("grads must be a non-empty dict of named arrays, "
+                        f"got {type(grads).__name__} {grads!r:.40}")
+    return math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
