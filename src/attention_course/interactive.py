@@ -18,6 +18,7 @@ __all__ = [
     "slider_heatmaps",
     "slider_bars",
     "slider_lines",
+    "WIDE",
 ]
 
 RENDERER = "course"
@@ -209,3 +210,8 @@ def slider_lines(
     if y_range is not None:
         fig.update_yaxes(range=list(y_range))
     return fig
+
+
+# ipywidgets cuts a control's description at about 80 px ("temperatu..."): pass
+# `style=WIDE` to a slider or dropdown so its label takes the width it needs.
+WIDE = {"description_width": "initial"}
