@@ -134,6 +134,14 @@ async function moveTwins(page) {
 // figure image of a cell output with its natural and displayed width (for the text size check).
 function layoutFacts() {
   const vw = document.documentElement.clientWidth;
+  // Hidden drawers (the theme's table of contents slides in from the right) are not on screen.
+  const offstage = (el) => {
+    for (let a = el; a && a !== document.body; a = a.parentElement) {
+      const style = getComputedStyle(a);
+      if (style.position === "fixed" || style.visibility === "hidden" || style.display === "none") return true;
+    }
+    return false;
+  };
   const clipped = (el) => {
     for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
       const ox = getComputedStyle(a).overflowX;
@@ -146,7 +154,7 @@ function layoutFacts() {
   const wide = [];
   for (const el of document.body.querySelectorAll("*")) {
     const r = el.getBoundingClientRect();
-    if (r.width > 0 && r.right > vw + 1 && !clipped(el)) {
+    if (r.width > 0 && r.right > vw + 1 && !clipped(el) && !offstage(el)) {
       // Report the outermost offender only.
       if (!wide.some((w) => w.el.contains(el))) wide.push({ el, right: Math.round(r.right) });
     }
