@@ -43,8 +43,9 @@ def drop_unused_scripts(app: Sphinx, pagename: str, templatename: str, context: 
     unused = [s for s in scripts
               if _filename(s).endswith(UNUSED_SCRIPTS) or any(m in _body(s) for m in UNUSED_INLINE)]
     if WIDGET_VIEW not in context.get("body", ""):
-        widget_files = set(app.config.nb_ipywidgets_js)
-        unused += [s for s in scripts if _filename(s) in widget_files
+        # Sphinx stores them as _static/<path>.
+        widget_files = tuple(app.config.nb_ipywidgets_js)
+        unused += [s for s in scripts if _filename(s).endswith(widget_files)
                    or getattr(s, "attributes", {}).get("type") == WIDGET_STATE]
     # By identity: inline scripts without a file name compare equal as strings.
     dropped = {id(s) for s in unused}
