@@ -25,7 +25,8 @@ INSTALL_MARKER = "# Course set-up (Colab, Binder, local):"  # the first line of 
 
 def cell_source(stem: str) -> str:
     """The exact source of the card cell of chapter `stem`."""
-    return (f"{MARKER} what this chapter builds on, what you will be able to do, and how long it takes.\n"
+    return (f"{MARKER} what this chapter builds on, what you will be able to do, and\n"
+            "# how long it takes.\n"
             "from attention_course.course import chapter_card\n\n"
             f'chapter_card("{stem}")')
 

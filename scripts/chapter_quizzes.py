@@ -27,7 +27,8 @@ INTRO = (f"{HEADING}\n\n"
 
 def cell_source(stem: str) -> str:
     """The exact source of the quiz cell of chapter `stem`."""
-    return (f"{MARKER} the questions are in the package, attention_course/data/quizzes/{stem}.json\n"
+    return (f"{MARKER} the questions are in the package,\n"
+            f"# attention_course/data/quizzes/{stem}.json\n"
             "from attention_course.course import show_quiz\n\n"
             f'show_quiz("{stem}")')
 

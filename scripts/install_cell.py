@@ -37,16 +37,24 @@ def package_version() -> str:
 
 
 def cell_source() -> str:
-    """The exact source of the shared install cell."""
+    """The exact source of the shared install cell (lines of at most 79 characters)."""
     url, version = repository_url(), package_version()
-    return f'''{MARKER} installs the course package only where it is missing.
+    spec = f"attention-course @ git+{url}@v{version}"
+    cut = spec.rfind("/", 0, 70) + 1  # the long URL as two strings, joined by Python
+    return f'''{MARKER}
+# installs the course package only where it is missing.
 import importlib.util
 import subprocess
 import sys
 
-COURSE = "attention-course @ git+{url}@v{version}"
+COURSE = (
+    "{spec[:cut]}"
+    "{spec[cut:]}"
+)
 if importlib.util.find_spec("attention_course") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", COURSE], check=True)'''
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", COURSE], check=True
+    )'''
 
 
 def install_cell() -> dict:

@@ -110,14 +110,14 @@ def test_weight_counts_each_file_once_with_browser_requests(site: Path, tmp_path
 
 
 def test_a_page_over_the_limit_fails(site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # 9 MB of random bytes: gzip cannot shrink them, so the page sends more than 8 MB.
+    # 9 MB of random bytes: gzip cannot shrink them, so the page sends more than the 2 MB target.
     write(site / "_images" / "huge.png", random.Random(5).randbytes(9 * 10**6))
     write(site / "ch" / "two.html", '<html><body><img src="../_images/huge.png" alt="huge"></body></html>')
     requests = report(tmp_path, {"ch/one.html": [], "ch/two.html": []})
     assert run(site, requests) == 1
     captured = capsys.readouterr()
-    assert "ch/two.html" in captured.err and "over 8.00 MB gzip" in captured.err
-    assert "OVER THE LIMIT" in captured.out
+    assert "ch/two.html" in captured.err and "over 2.00 MB gzip" in captured.err
+    assert "OVER THE LIMIT" in captured.out and "ch/two.html, 9.00 MB gzip" in captured.out
     assert run(site, requests, "--limit-mb", "10") == 0
 
 

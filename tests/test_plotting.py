@@ -34,3 +34,37 @@ def test_attention_table_lists_top_keys():
     text = attention_table(W, WORDS, top=2)
     assert text.splitlines()[0] == "cat -> cat 0.80, sat 0.10"
     assert text.splitlines()[2] == "mat -> mat 0.60, cat 0.20"
+
+
+def test_panel_grid_puts_at_most_two_panels_side_by_side():
+    import matplotlib.pyplot as plt
+
+    from attention_course.plotting import FIGURE_WIDTH, panel_grid
+
+    fig, axes = panel_grid(5, height=2.0)
+    assert len(axes) == 5 and len(fig.axes) == 5  # the sixth slot is removed
+    lefts = sorted({round(ax.get_position().x0, 3) for ax in axes})
+    assert len(lefts) == 2  # two columns
+    assert tuple(fig.get_size_inches()) == (FIGURE_WIDTH, 6.0)  # three rows of 2 in
+    _, one = panel_grid(1)
+    assert hasattr(one, "plot")  # a single Axes, as plt.subplots returns
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        panel_grid(0)
+    plt.close("all")
+
+
+def test_flow_diagram_draws_boxes_and_residual_paths():
+    import matplotlib.pyplot as plt
+
+    from attention_course.plotting import flow_diagram
+
+    _, ax = plt.subplots()
+    centre = flow_diagram(ax, ["x", "f", "add"], residuals=[(1, 2)])
+    assert centre[0] > centre[1] > centre[2]  # top to bottom
+    assert [t.get_text() for t in ax.texts if t.get_text()] == ["x", "f", "add"]
+    assert len(ax.lines) == 1  # the residual path
+    with pytest.raises(ValueError, match="residual"):
+        flow_diagram(ax, ["x", "f"], residuals=[(1, 0)])
+    with pytest.raises(ValueError, match="colours"):
+        flow_diagram(ax, ["x", "f"], colours=[0])
+    plt.close("all")

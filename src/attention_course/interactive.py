@@ -19,6 +19,9 @@ __all__ = [
     "slider_bars",
     "slider_lines",
     "padded_length_sliders",
+
+
+    "WIDE",
 ]
 
 RENDERER = "course"
@@ -226,9 +229,11 @@ def padded_length_sliders(max_width: int, length: int = 3,
         raise ValueError(f"need 1 <= length <= width <= max_width, got length={length}, "
                          f"width={width}, max_width={max_width}")
     length_slider = widgets.IntSlider(value=length, min=1, max=max_width,
-                                      description="real tokens")
+                                      description="real tokens",
+                                      style=WIDE)
     width_slider = widgets.IntSlider(value=width, min=length, max=max_width,
-                                     description="padded to")
+                                     description="padded to",
+                                     style=WIDE)
 
     def follow(change: dict[str, Any]) -> None:
         """Raise (or lower) the padded length's minimum to the new number of real tokens."""
@@ -236,3 +241,8 @@ def padded_length_sliders(max_width: int, length: int = 3,
 
     length_slider.observe(follow, names="value")
     return length_slider, width_slider
+
+
+# ipywidgets cuts a control's description at about 80 px ("temperatu..."): pass
+# `style=WIDE` to a slider or dropdown so its label takes the width it needs.
+WIDE = {"description_width": "initial"}

@@ -11,9 +11,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_attention", "attention_table"]
+__all__ = [
+    "plot_attention",
+    "attention_table",
+    "panel_grid",
+    "flow_diagram",
+    "FIGURE_WIDTH",
+]
 
 DEFAULT_CMAP = "viridis"  # perceptually uniform and readable with colour-vision deficiencies
+# The book's column is about 750 px: 4.8 inches (+ margins) at the style's
+# 150 dpi (notebooks/matplotlibrc), so 9 pt text stays 9 px on a phone.
+FIGURE_WIDTH = 4.8
+# The smallest text the figures use, in points (the style's tick and legend size).
+SMALL_FONT = 9.0
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 
 
 def _check_weights_2d(weights: Any, query_labels: Sequence[str], key_labels: Sequence[str]) -> np.ndarray:
@@ -53,8 +65,9 @@ def plot_attention(
     key_labels = list(query_labels) if key_labels is None else list(key_labels)
     w = _check_weights_2d(weights, list(query_labels), key_labels)
     if ax is None:
-        size = (1.0 + 0.65 * w.shape[1], 0.8 + 0.55 * w.shape[0])
-        _, ax = plt.subplots(figsize=(max(size[0], 3.5), max(size[1], 2.5)))
+        size = (1.2 + 0.6 * w.shape[1], 1.0 + 0.45 * w.shape[0])
+        width = min(max(size[0], 3.5), FIGURE_WIDTH)
+        _, ax = plt.subplots(figsize=(width, max(size[1], 2.5)))
     image = ax.imshow(w, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     ax.set_xticks(range(w.shape[1]), key_labels, rotation=45, ha="right")
     ax.set_yticks(range(w.shape[0]), list(query_labels))
@@ -69,7 +82,8 @@ def plot_attention(
             for j in range(w.shape[1]):
                 # Dark text on the bright end of viridis, light text on the dark end.
                 colour = "black" if w[i, j] > middle else "white"
-                ax.text(j, i, fmt.format(w[i, j]), ha="center", va="center", color=colour, fontsize=8)
+                ax.text(j, i, fmt.format(w[i, j]), ha="center", va="center", color=colour,
+                        fontsize=SMALL_FONT)
     if colorbar:
         ax.figure.colorbar(image, ax=ax, label="attention weight", fraction=0.046, pad=0.04)
     return ax
@@ -93,3 +107,82 @@ def attention_table(
         picks = ", ".join(f"{key_labels[j]} {row[j]:.2f}" for j in order)
         lines.append(f"{label:>{width}} -> {picks}")
     return "\n".join(lines)
+
+
+def panel_grid(
+    n: int, *, height: float = 2.6, width: float = FIGURE_WIDTH, **kwargs: Any
+) -> tuple[Any, Any]:
+    """A figure of n panels, at most two side by side; returns (fig, axes: (n,)).
+
+    More than two panels are stacked in rows of two, so every panel keeps a
+    legible width in the book's column; `height` is the height of one row in
+    inches. With one panel `axes` is that Axes, as with `plt.subplots`.
+    Extra keyword arguments (sharey=..., ...) go to `plt.subplots`.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int (panels), got {n!r}")
+    cols = min(n, 2)
+    rows = -(-n // cols)  # ceil: a fourth slot is left empty for three
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(width, height * rows), squeeze=False, **kwargs
+    )
+    flat = axes.ravel()
+    for ax in flat[n:]:
+        ax.remove()
+    return fig, (flat[0] if n == 1 else flat[:n])
+
+
+def flow_diagram(
+    ax: Any,
+    boxes: Sequence[str],
+    *,
+    colours: Sequence[int] | None = None,
+    residuals: Sequence[tuple[int, int]] = (),
+    box_width: float = 3.4,
+    box_height: float = 0.62,
+) -> dict[int, float]:
+    """Draw boxes top to bottom joined by arrows; returns each box's centre y.
+
+    `residuals` holds pairs (i, j): the input of box i skips the boxes
+    between and is added at box j (j > i), drawn as a path down the left
+    side, so a diagram of a residual block shows its skip connections.
+    `colours` are indices into the Okabe-Ito palette, one per box;
+    `box_height` is in data units (a gap between boxes is 0.42).
+    """
+    from matplotlib.patches import FancyBboxPatch
+
+    n = len(boxes)
+    colours = [0] * n if colours is None else list(colours)
+    if len(colours) != n:
+        raise ValueError(f"colours needs {n} entries (one per box), got {len(colours)}")
+    for i, j in residuals:
+        if not 0 <= i < j < n:
+            raise ValueError(f"residual ({i}, {j}) must satisfy 0 <= i < j < {n}")
+    box_h, gap = box_height, 0.42
+    centre = {k: (n - 1 - k) * (box_h + gap) + box_h / 2 for k in range(n)}
+    for k, (text, colour) in enumerate(zip(boxes, colours)):
+        y = centre[k] - box_h / 2
+        ax.add_patch(FancyBboxPatch(
+            (0, y), box_width, box_h, boxstyle="round,pad=0.02,rounding_size=0.1",
+            facecolor=OKABE_ITO[colour % 6], alpha=0.25,
+            edgecolor=OKABE_ITO[colour % 6]))
+        ax.text(box_width / 2, centre[k], text, ha="center", va="center")
+        if k:  # the arrow from the box above
+            ax.annotate("", xy=(box_width / 2, y + box_h),
+                        xytext=(box_width / 2, y + box_h + gap),
+                        arrowprops={"arrowstyle": "->", "color": "grey"})
+    for depth, (i, j) in enumerate(residuals):
+        # Leave the arrow into box i halfway, run down the left, enter box j.
+        x = -0.25 - 0.2 * (depth % 2)
+        start = centre[i] + box_h / 2 + gap / 2
+        ax.plot([box_width / 2, x, x], [start, start, centre[j]],
+                color=OKABE_ITO[5], lw=1.5)
+        ax.annotate("", xy=(0, centre[j]), xytext=(x, centre[j]),
+                    arrowprops={"arrowstyle": "->", "color": OKABE_ITO[5],
+                                "lw": 1.5})
+    ax.set(xlim=(-0.7, box_width + 0.1),
+           ylim=(-0.1, n * (box_h + gap) - gap + 0.1))
+    ax.axis("off")
+    return centre

@@ -2,7 +2,12 @@
 // Usage: node check_pages.mjs <job.json>
 //   job.json: {"base": "http://127.0.0.1:PORT/", "pages": ["index.html", ...],
 //              "screenshots": {"index.html": "/abs/path.png", ...}, "profile": "/tmp/dir",
-//              "chromium": "/usr/bin/chromium"}
+//              "chromium": "/usr/bin/chromium",
+//              "views": [{"name": "390-light", "width": 390, "scheme": "light"}, ...],
+//              "viewShots": {"index.html": {"390-light": "/abs/path.png", ...}, ...}}
+// The main visit is at 1366 px in light mode; each extra view visits every page again at its width
+// and colour scheme, to measure what only a phone (or dark mode) shows: `views[name]` holds its
+// horizontal overflow and its figures' displayed sizes.
 // Prints one JSON object: {"pages": {"index.html": {...facts...}, ...}}. The pytest wrapper
 // (test_book_browser.py) decides what counts as a failure, so its messages stay in Python.
 // Besides what a reader sees, each page's facts hold every local URL it requested (`requests`, for
@@ -16,7 +21,7 @@ const base = new URL(job.base);
 const context = await chromium.launchPersistentContext(job.profile, {
   executablePath: job.chromium,
   headless: true,
-  viewport: { width: 1280, height: 900 },
+  viewport: { width: 1366, height: 900 },
   args: [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -124,6 +129,57 @@ async function moveTwins(page) {
   return twins;
 }
 
+// What a reader's screen shows of the page's width: the page's scroll width against the window's,
+// the elements that stick out (those not inside a box that scrolls or clips them), and every
+// figure image of a cell output with its natural and displayed width (for the text size check).
+function layoutFacts() {
+  const vw = document.documentElement.clientWidth;
+  // Hidden drawers (the theme's table of contents slides in from the right) are not on screen.
+  const offstage = (el) => {
+    for (let a = el; a && a !== document.body; a = a.parentElement) {
+      const style = getComputedStyle(a);
+      if (style.position === "fixed" || style.visibility === "hidden" || style.display === "none") return true;
+    }
+    return false;
+  };
+  const clipped = (el) => {
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const ox = getComputedStyle(a).overflowX;
+      if (ox !== "visible" && a.getBoundingClientRect().right <= vw + 1) return true;
+    }
+    return false;
+  };
+  const name = (el) => `${el.tagName.toLowerCase()}${el.className && typeof el.className === "string"
+    ? "." + el.className.trim().split(/\s+/).slice(0, 2).join(".") : ""} "${(el.textContent || "").trim().slice(0, 40)}"`;
+  const wide = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > vw + 1 && !clipped(el) && !offstage(el)) {
+      // Report the outermost offender only.
+      if (!wide.some((w) => w.el.contains(el))) wide.push({ el, right: Math.round(r.right) });
+    }
+  }
+  const figures = Array.from(document.querySelectorAll(".cell_output img, .output img"))
+    .filter((img) => img.naturalWidth > 0 && img.getBoundingClientRect().width > 0)
+    .map((img) => ({ src: (img.currentSrc || img.src).split("/").pop(), natural: img.naturalWidth,
+      shown: Math.round(img.getBoundingClientRect().width * 10) / 10 }));
+  return {
+    width: vw,
+    scrollWidth: document.documentElement.scrollWidth,
+    wide: wide.slice(0, 5).map((w) => `${name(w.el)} reaches ${w.right} px`),
+    figures,
+  };
+}
+
+// Wait until what a reader sees is in place: MathJax typeset, images decoded, fonts loaded.
+async function settle(page) {
+  await page.evaluate(() => (window.MathJax && window.MathJax.startup ? window.MathJax.startup.promise : null))
+    .catch(() => {});
+  await page.waitForFunction(() => Array.from(document.images).every((img) => img.complete), null, { timeout: 5000 })
+    .catch(() => {});
+  await page.evaluate(() => document.fonts.ready.then(() => null)).catch(() => {});
+}
+
 const results = {};
 for (const path of job.pages) {
   const facts = { console: [], failed: [], external: [], httpErrors: [], requests: [] };
@@ -217,12 +273,34 @@ for (const path of job.pages) {
         .filter((w) => visible(w) && w.getBoundingClientRect().width > 0).length,
     };
   }));
+  facts.layout = await page.evaluate(layoutFacts);
   const shot = job.screenshots[path];
   if (shot) await page.screenshot({ path: shot, fullPage: true });
   // After the screenshot, which shows each figure in its first state.
   facts.twins = await moveTwins(page);
   await page.close();
   facts.seconds = (Date.now() - started) / 1000;
+  // The same page at each extra width and colour scheme (a phone, dark mode).
+  facts.views = {};
+  for (const view of job.views || []) {
+    const extra = await context.newPage();
+    const errors = [];
+    extra.on("console", (msg) => { if (msg.type() === "error") errors.push(msg.text()); });
+    extra.on("pageerror", (err) => errors.push(String(err)));
+    await extra.setViewportSize({ width: view.width, height: 900 });
+    await extra.emulateMedia({ colorScheme: view.scheme });
+    await extra.route("**/*", (route) => (new URL(route.request().url()).host === base.host
+      ? route.continue() : route.abort()));
+    await extra.goto(new URL(path, base).href, { waitUntil: "load", timeout: 20000 });
+    await settle(extra);
+    const seen = await extra.evaluate(layoutFacts);
+    seen.console = errors;
+    seen.theme = await extra.evaluate(() => document.documentElement.dataset.theme || "");
+    const viewShot = (job.viewShots || {})[path]?.[view.name];
+    if (viewShot) await extra.screenshot({ path: viewShot, fullPage: true });
+    await extra.close();
+    facts.views[view.name] = seen;
+  }
   results[path] = facts;
 }
 await context.close();

@@ -31,14 +31,19 @@ REQUESTS = ROOT / "_build" / "page-requests.json"  # read by scripts/page_weight
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SKIP_DIRS = {"_static", "_sources", "_images", "jupyter_execute", "reports", "_panels_static"}
-# Pages photographed for a human look (saved even when the checks pass).
+# Pages photographed for a human look (saved even when the checks pass): these at 1366 px in light
+# mode, and every chapter in every view below as well (`_build/screenshots/<page>-<view>.png`).
 SCREENSHOT_PAGES = ["book/intro.html", "notebooks/01_attention_as_focus.html", "book/glossary.html"]
-# The only console errors allowed, both harmless and present in a stock Jupyter Book 1 build:
-# sphinx-thebe emits its inline config twice, and pydata-sphinx-theme logs an unset theme mode.
-ALLOWED_CONSOLE = [
-    "Identifier 'THEBE_JS_URL' has already been declared",
-    "Got invalid theme mode",
+# Every page is visited at 1366 px in light mode (all checks), then again in each of these views:
+# a 390 px phone in light and dark mode, and the desktop in dark mode.
+VIEWS = [
+    {"name": "390-light", "width": 390, "scheme": "light"},
+    {"name": "390-dark", "width": 390, "scheme": "dark"},
+    {"name": "1366-dark", "width": 1366, "scheme": "dark"},
 ]
+# Figure text must stay at least this high on screen, in CSS pixels, on a desktop and on a phone.
+MIN_TEXT_PX = 9.0
+MATPLOTLIBRC = ROOT / "notebooks" / "matplotlibrc"
 # The one copy of plotly.js the book serves (book/_ext/plotly_assets.py), relative to the site root.
 PLOTLY_JS = "_static/vendor/plotly/plotly.min.js"
 
@@ -60,7 +65,8 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 
 def run_checker(html: Path, pages: list[str], screenshots: dict[str, str] | None = None,
-                timeout: float = 180) -> dict[str, dict[str, Any]]:
+                timeout: float = 180, views: list[dict[str, Any]] | None = None,
+                view_shots: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, Any]]:
     """Serve `html` on a free local port, let Chromium visit `pages` once, return its facts per page.
 
     Each page's `requests` (absolute URLs) become paths relative to the site root, without the query.
@@ -73,7 +79,8 @@ def run_checker(html: Path, pages: list[str], screenshots: dict[str, str] | None
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as job_file:
             json.dump({"base": base, "pages": pages, "screenshots": screenshots or {}, "profile": profile,
-                       "chromium": CHROMIUM}, job_file)
+                       "chromium": CHROMIUM, "views": views or [], "viewShots": view_shots or {}},
+                      job_file)
         run = subprocess.run(
             ["node", str(HERE / "check_pages.mjs"), job_file.name],
             capture_output=True, text=True, timeout=timeout, cwd=HERE,
@@ -111,8 +118,13 @@ def report() -> dict[str, dict[str, Any]]:
     """Every page of the built book, visited once; what each page loaded goes to REQUESTS."""
     require_browser()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    facts = run_checker(HTML, book_pages(),
-                        {p: str(SCREENSHOTS / (Path(p).stem + ".png")) for p in SCREENSHOT_PAGES})
+    pages = book_pages()
+    view_shots = {p: {v["name"]: str(SCREENSHOTS / f"{Path(p).stem}-{v['name']}.png") for v in VIEWS}
+                  for p in pages if p.startswith("notebooks/")}
+    shots = {p: str(SCREENSHOTS / (Path(p).stem + ".png")) for p in SCREENSHOT_PAGES}
+    shots.update({p: str(SCREENSHOTS / f"{Path(p).stem}-1366-light.png") for p in view_shots})
+    facts = run_checker(HTML, pages, shots, views=VIEWS, view_shots=view_shots,
+                        timeout=180 + 20 * len(pages) * len(VIEWS))
     REQUESTS.parent.mkdir(parents=True, exist_ok=True)
     REQUESTS.write_text(json.dumps({
         "html": str(HTML),
@@ -171,9 +183,8 @@ def twin_problems(facts: dict[str, Any]) -> list[str]:
 def page_problems(facts: dict[str, Any], page: str = "") -> list[str]:
     """Everything wrong with one page, as readable sentences (empty: the page is fine)."""
     problems = []
-    errors = [m for m in facts["console"] if not any(ok in m for ok in ALLOWED_CONSOLE)]
-    if errors:
-        problems.append(f"console errors: {errors}")
+    if facts["console"]:
+        problems.append(f"console errors: {facts['console']}")
     if facts["external"]:
         problems.append(f"requests to other hosts (the book must work offline): {sorted(set(facts['external']))}")
     if facts["failed"] or facts["httpErrors"]:
@@ -204,7 +215,53 @@ def page_problems(facts: dict[str, Any], page: str = "") -> list[str]:
     levels = facts["headings"]
     if levels and (levels[0] != 1 or levels.count(1) != 1 or any(b > a + 1 for a, b in zip(levels, levels[1:]))):
         problems.append(f"headings out of order (one h1 first, no skipped level): {levels}")
-    return problems + plotly_problems(facts) + twin_problems(facts)
+    return problems + plotly_problems(facts) + twin_problems(facts) + layout_problems(facts)
+
+
+def figure_style() -> tuple[float, float]:
+    """(dpi, smallest font size in points) of the book's matplotlib style, notebooks/matplotlibrc."""
+    values: dict[str, str] = {}
+    for line in MATPLOTLIBRC.read_text().splitlines():
+        key, sep, value = line.split("#", 1)[0].partition(":")
+        if sep:
+            values[key.strip()] = value.strip()
+    dpi = float(values.get("savefig.dpi", values.get("figure.dpi", "100")))
+    keys = ["font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize", "ytick.labelsize",
+            "legend.fontsize", "legend.title_fontsize", "figure.titlesize"]
+    sizes = [float(values[k]) for k in keys if k in values and values[k].replace(".", "", 1).isdigit()]
+    return dpi, min(sizes, default=10.0)
+
+
+def figure_text_problems(figures: list[dict[str, Any]], where: str) -> list[str]:
+    """Figures whose smallest text would show below MIN_TEXT_PX: the style's smallest font at its dpi,
+    scaled by how much the page shrinks the image (displayed width / pixel width)."""
+    dpi, points = figure_style()
+    small = []
+    for fig in figures:
+        px = points * dpi / 72 * fig["shown"] / fig["natural"]
+        if px < MIN_TEXT_PX - 0.05:
+            small.append(f"{fig['src']} ({fig['natural']} px shown at {fig['shown']:.0f} px: "
+                         f"{points:g} pt text is {px:.1f} px)")
+    if not small:
+        return []
+    return [f"figure text below {MIN_TEXT_PX:g} px {where}: {small[:5]}"
+            + (f" and {len(small) - 5} more" if len(small) > 5 else "")]
+
+
+def layout_problems(facts: dict[str, Any]) -> list[str]:
+    """What a screen shows wrong: sideways scrolling on a phone, figure text too small to read,
+    console errors in dark mode or at a phone's width."""
+    problems = figure_text_problems(facts["layout"]["figures"], "at 1366 px")
+    for name, view in facts.get("views", {}).items():
+        if view["console"]:
+            problems.append(f"console errors in view {name}: {view['console']}")
+        if view["scrollWidth"] > view["width"] + 1 or view["wide"]:
+            problems.append(f"the page scrolls sideways at {name} ({view['scrollWidth']} px wide in a "
+                            f"{view['width']} px window); too wide: {view['wide']}")
+        if name.endswith("-dark") and view["theme"] != "dark":
+            problems.append(f"view {name}: the page did not switch to the dark theme ({view['theme']!r})")
+        problems += figure_text_problems(view["figures"], f"at {name}")
+    return problems
 
 
 def test_book_is_built() -> None:

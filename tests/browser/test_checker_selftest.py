@@ -102,3 +102,33 @@ def test_twin_problems_name_missed_clicks() -> None:
         "plotly figure 2 ('t'), slider 0: a click on step 3 left the slider at step 0"]
     one_step = {**twin, "steps": 1, "moves": []}
     assert "nothing to move" in twin_problems({"twins": [one_step]})[0]
+
+
+def test_layout_problems_catch_phone_overflow_small_text_and_errors(tmp_path: Path) -> None:
+    """A page wider than a phone, a figure shrunk below the text minimum, a console error."""
+    require_browser()
+    import base64
+
+    import matplotlib
+    from test_book_browser import layout_problems
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # A 1500 px wide PNG: the style's 9 pt at 150 dpi is 18.75 px, shown at 358 px it is 4.5 px.
+    fig = plt.figure(figsize=(10, 0.1), dpi=150)
+    fig.savefig(tmp_path / "wide.png", dpi=150)
+    plt.close(fig)
+    png = base64.b64encode((tmp_path / "wide.png").read_bytes()).decode()
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "bad.html").write_text(page(
+        f'<div class="cell_output"><img alt="wide" style="max-width:100%" src="data:image/png;base64,{png}"></div>'
+        '<pre style="white-space:pre">' + "x" * 200 + "</pre><script>console.error('boom')</script>", []))
+    (tmp_path / "p" / "ok.html").write_text(page("<p>short</p>", []))
+    views = [{"name": "390-light", "width": 390, "scheme": "light"}]
+    facts = run_checker(tmp_path, ["p/bad.html", "p/ok.html"], views=views, timeout=60)
+    bad = "\n".join(layout_problems(facts["p/bad.html"]))
+    assert "the page scrolls sideways at 390-light" in bad
+    assert "figure text below 9 px at 390-light" in bad
+    assert "console errors in view 390-light" in bad and "boom" in bad
+    assert layout_problems(facts["p/ok.html"]) == []
