@@ -19,6 +19,7 @@ import json
 import math
 import os
 import struct
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -172,8 +173,30 @@ def write_safetensors(
         offset += len(blob)
     raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
     raw += b" " * (-len(raw) % 8)  # pad so tensor data starts 8-byte aligned, as the reference does
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)))
-        f.write(raw)
-        for blob in blobs:
-            f.write(blob)
+    _write_atomically(path, [struct.pack("<Q", len(raw)), raw, *blobs])
+
+
+def _write_atomically(path: str | os.PathLike[str], chunks: list[bytes]) -> None:
+    """Write `chunks` to a temporary file beside `path`, then rename it over `path`.
+
+    Why: a reader may hold the old file memory-mapped (read_safetensors does by default).
+    Truncating that file in place kills the reader with SIGBUS, or silently changes
+    arrays it already loaded; a rename leaves the old inode alive for the reader, and a
+    crash mid-write leaves the old file whole instead of half a new one.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
