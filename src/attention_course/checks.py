@@ -14,6 +14,12 @@ import numpy as np
 
 __all__ = [
     "as_float_array",
+    "check_array",
+    "check_flag",
+    "check_float_dtype",
+    "check_int_array",
+    "check_size",
+    "check_work",
     "check_finite",
     "check_ndim",
     "check_mask",
@@ -118,3 +124,106 @@ def check_scalar(value: Any, name: str, *, positive: bool = False) -> float:
     if positive and out <= 0:
         raise ValueError(f"{name} must be positive, got {value!r}")
     return out
+
+
+# ---- checks added for issue 19: every array, option and size --------------------------------
+
+# A single call that would need more than this many bytes of memory (or numbers of work)
+# is refused up front: a learner's typo (10**12 layers) should fail in a millisecond with
+# the number it would need, not after the machine starts swapping.
+MAX_BYTES = 8 * 2**30
+MAX_WORK = 10**13
+
+
+def check_array(x: Any, name: str, *, min_ndim: int = 0, ndim: int | None = None,
+                allow_neg_inf: bool = False) -> np.ndarray:
+    """Return `x` as a finite real float array with the right number of axes, else raise."""
+    arr = as_float_array(x, name, min_ndim=min_ndim)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(
+            f"{name} must have {ndim} dimension(s), got shape {arr.shape}"
+        )
+    check_finite(arr, name, allow_neg_inf=allow_neg_inf)
+    return arr
+
+
+def check_float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
+    """Return `dtype` as a numpy floating dtype; integer, bool or other dtypes raise TypeError.
+
+    Why: weights drawn in [-1/sqrt(d), 1/sqrt(d)] and cast to an integer dtype all become 0.
+    """
+    try:
+        out = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(
+            f"{name} must be a floating dtype such as np.float64, got {dtype!r}"
+        ) from err
+    if not np.issubdtype(out, np.floating):
+        raise TypeError(
+            f"{name} must be a floating dtype (np.float32 or np.float64), got {out}; "
+            "integer weights would all round to 0"
+        )
+    return out
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """Return `value` as a bool if it is True/False (numpy bools too), else raise TypeError."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(
+        f"{name} must be True or False, got {type(value).__name__} "
+        f"{_short(value)}"
+    )
+
+
+def check_int_array(x: Any, name: str, *, min_ndim: int = 0) -> np.ndarray:
+    """Return `x` as an integer array (token ids, lengths), else raise TypeError/ValueError."""
+    arr = np.asarray(x)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            f"{name} must be an array of integers, got dtype {arr.dtype} with "
+            f"shape {arr.shape}"
+        )
+    check_ndim(arr, name, min_ndim)
+    return arr
+
+
+def check_size(count: int, name: str, what: str, *, itemsize: int = 8,
+               limit_bytes: int = MAX_BYTES) -> None:
+    """Raise ValueError if `count` numbers of `itemsize` bytes exceed `limit_bytes`.
+
+    `name` is the argument that makes it big; `what` says what would be allocated.
+    """
+    needed = int(count) * int(itemsize)
+    if needed > limit_bytes:
+        raise ValueError(
+            f"{name} is too large: {what} would need {_bytes(needed)} of memory "
+            f"(the limit for one call is {_bytes(limit_bytes)})"
+        )
+
+
+def check_work(steps: int, name: str, what: str, *, limit: int = MAX_WORK) -> None:
+    """Raise ValueError if a loop would run more than `limit` elementary operations."""
+    if int(steps) > limit:
+        raise ValueError(
+            f"{name} is too large: {what} would take about {int(steps):.3g} "
+            f"operations (the limit for one call is {limit:.3g}, hours of work)"
+        )
+
+
+def _bytes(n: int) -> str:
+    """n bytes in the largest unit that keeps the number >= 1 (B, KiB ... PiB)."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            return f"{value:.3g} {unit}"
+        value /= 1024
+    return f"{value:.3g} PiB"
+
+
+def _short(value: Any) -> str:
+    """repr of `value`, or its shape for arrays, cut to 60 characters."""
+    if isinstance(value, np.ndarray):
+        return f"with shape {value.shape}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 
 from .attention import scaled_dot_product_attention
-from .checks import as_float_array, check_mask, check_positive_int, check_scalar
+from .checks import (
+    as_float_array,
+    check_array,
+    check_flag,
+    check_float_dtype,
+    check_mask,
+    check_positive_int,
+    check_scalar,
+)
 
 __all__ = [
     "split_heads",
@@ -56,7 +64,7 @@ def merge_heads(x: Any) -> np.ndarray:
 
 def _check_linear(w: Any, b: Any, name: str, d_in: int, d_out: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Check w: (d_in, d_out) and b: (d_out,) (or None) and return them as arrays."""
-    w = as_float_array(w, f"w_{name}")
+    w = check_array(w, f"w_{name}")
     if w.shape != (d_in, d_out):
         raise ValueError(
             f"w_{name} must have shape (d_model, d_model) = ({d_in}, {d_out}) in the y = x @ w "
@@ -64,7 +72,7 @@ def _check_linear(w: Any, b: Any, name: str, d_in: int, d_out: int) -> tuple[np.
         )
     if b is None:
         return w, None
-    b = as_float_array(b, f"b_{name}")
+    b = check_array(b, f"b_{name}")
     if b.shape != (d_out,):
         raise ValueError(f"b_{name} must have shape ({d_out},), got {b.shape}")
     return w, b
@@ -111,6 +119,7 @@ def multi_head_attention(
         )
     d_model = x_q.shape[-1]
     num_heads = check_positive_int(num_heads, "num_heads")
+    causal = check_flag(causal, "causal")
     if d_model % num_heads:
         raise ValueError(f"num_heads={num_heads} must divide d_model={d_model} (x_q has shape {x_q.shape})")
     w_q, b_q = _check_linear(w_q, b_q, "q", d_model, d_model)
@@ -119,7 +128,10 @@ def multi_head_attention(
     w_o, b_o = _check_linear(w_o, b_o, "o", d_model, d_model)
     if mask is not None:
         scores_shape = x_q.shape[:-2] + (x_q.shape[-2], x_kv.shape[-2])
-        mask = check_mask(mask, scores_shape)[..., None, :, :]  # same mask for every head
+        mask = check_mask(mask, scores_shape)
+        # a 0-d or 1-d mask gains the query axis first, so the head axis goes before it
+        mask = mask.reshape((1,) * max(0, 2 - mask.ndim) + mask.shape)
+        mask = mask[..., None, :, :]  # same mask for every head
 
     q = split_heads(_linear(x_q, w_q, b_q), num_heads)  # (..., h, n_q, d_head)
     k = split_heads(_linear(x_kv, w_k, b_k), num_heads)  # (..., h, n_kv, d_head)
@@ -140,6 +152,8 @@ class MultiHeadAttention:
             raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+        dtype = check_float_dtype(dtype)
+        bias = check_flag(bias, "bias")
         self.d_model, self.num_heads = d_model, num_heads
         bound = 1.0 / math.sqrt(d_model)
         self.params: dict[str, np.ndarray] = {}
@@ -187,6 +201,8 @@ def grouped_query_attention(
     q = as_float_array(q, "q")
     k = as_float_array(k, "k")
     v = as_float_array(v, "v")
+    causal = check_flag(causal, "causal")
+    need_weights = check_flag(need_weights, "need_weights")
     for name, arr in (("q", q), ("k", k), ("v", v)):
         if arr.ndim < 3:
             raise ValueError(

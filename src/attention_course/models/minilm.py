@@ -32,7 +32,7 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..blocks import gelu, layer_norm
-from ..checks import check_positive_int
+from ..checks import check_array, check_flag, check_positive_int, check_scalar
 from ..heads import merge_heads, split_heads
 from ..masks import padding_mask
 from .safetensors_io import read_safetensors
@@ -90,6 +90,11 @@ class EncoderConfig:
                                                         "intermediate_size", "max_position_embeddings")}
         for name, value in sizes.items():
             check_positive_int(value, name)
+        check_positive_int(self.type_vocab_size, "type_vocab_size")
+        check_scalar(self.layer_norm_eps, "layer_norm_eps", positive=True)
+        if not isinstance(self.hidden_act, str):
+            raise TypeError(f"hidden_act must be a string such as 'gelu', got "
+                            f"{type(self.hidden_act).__name__} {self.hidden_act!r}")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"num_heads={self.num_heads} must divide hidden_size={self.hidden_size}")
 
@@ -147,6 +152,11 @@ class EncoderOutput:
 
 def mean_pool(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
     """Average over real tokens only: hidden (batch, n, d), attention_mask (batch, n) bool -> (batch, d)."""
+    hidden = check_array(hidden, "hidden")
+    attention_mask = np.asarray(attention_mask)
+    if not (attention_mask.dtype == np.bool_ or np.issubdtype(attention_mask.dtype, np.integer)):
+        raise TypeError(f"attention_mask must be boolean (True = real token), got dtype "
+                        f"{attention_mask.dtype} with shape {attention_mask.shape}")
     if hidden.ndim != 3 or attention_mask.shape != hidden.shape[:2]:
         raise ValueError(
             f"hidden must be (batch, n, d) and attention_mask (batch, n); got hidden "
@@ -176,18 +186,29 @@ class MiniLM:
         config: EncoderConfig,
         tensors: dict[str, np.ndarray],
         tokenizer: WordPieceTokenizer,
-        max_seq_length: int = 256,
+        max_seq_length: int | None = None,
         fast: bool = False,
     ) -> None:
         """Take Hugging Face BERT tensors (names like 'encoder.layer.0.attention.self.query.weight').
 
         fast=True swaps the package's `gelu` (scipy's erf) for `fast_gelu`, equal to float32
         precision and several times faster; see `attention_course.models.speed`.
+        max_seq_length: texts are cut to this many tokens (default 256, or fewer if the
+        model has fewer positions).
         """
+        if not isinstance(config, EncoderConfig):
+            raise TypeError(f"config must be an EncoderConfig, got {type(config).__name__}")
+        if max_seq_length is None:
+            max_seq_length = min(256, config.max_position_embeddings)
+        max_seq_length = check_positive_int(max_seq_length, "max_seq_length")
+        if max_seq_length > config.max_position_embeddings:
+            raise ValueError(
+                f"max_seq_length={max_seq_length} exceeds the model's "
+                f"max_position_embeddings={config.max_position_embeddings}")
         self.config = config
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
-        self.activation = fast_gelu if fast else gelu
+        self.activation = fast_gelu if check_flag(fast, "fast") else gelu
         self.params = _convert_weights(config, tensors)
 
     @classmethod

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_positive_int, check_scalar
+from ..checks import check_positive_int, check_scalar, check_work
 from .grad import IGNORE_INDEX, cross_entropy
 from .model import TinyAttentionModel
 from .optim import Adam
@@ -108,6 +108,9 @@ def train(
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     eval_every = check_positive_int(eval_every, "eval_every")
+    # forward + backward cost about 6 multiply-adds per parameter per token
+    check_work(6 * steps * batch_size * x.shape[1] * model.num_parameters,
+               "steps or batch_size", f"{steps} steps of {batch_size} sequences")
     if eval_data is not None:
         eval_x, eval_y = _check_data(model, *eval_data, "eval_data")
     if target_accuracy is not None:

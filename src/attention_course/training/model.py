@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..attention import scaled_dot_product_attention
-from ..checks import check_positive_int
+from ..checks import check_flag, check_float_dtype, check_positive_int, check_size
 from ..heads import merge_heads, split_heads
 from .grad import (
     attention_backward,
@@ -45,7 +45,10 @@ class TinyAttentionModel:
         self.num_layers = check_positive_int(num_layers, "num_layers")
         if d_model % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
-        self.residual, self.causal = bool(residual), bool(causal)
+        dtype = check_float_dtype(dtype)
+        self.residual, self.causal = check_flag(residual, "residual"), check_flag(causal, "causal")
+        count = (vocab_size + seq_len) * d_model + 4 * num_layers * d_model**2 + (d_model + 1) * vocab_size
+        check_size(count, "vocab_size, seq_len, d_model or num_layers", f"{count:.3g} parameters")
         rng = np.random.default_rng(seed)
         bound = 1.0 / math.sqrt(d_model)  # keeps x @ w about as large as x at the start
         p: dict[str, np.ndarray] = {

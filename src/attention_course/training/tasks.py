@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_positive_int
+from ..checks import check_int_array, check_positive_int, check_size
 from .grad import IGNORE_INDEX
 
 __all__ = ["reversal_task", "sorting_task", "retrieval_task", "heldout_split", "IGNORE_INDEX"]
@@ -24,6 +24,7 @@ def _random_tokens(num_sequences: int, length: int, vocab_size: int, seed: int) 
     num_sequences = check_positive_int(num_sequences, "num_sequences")
     length = check_positive_int(length, "length")
     vocab_size = check_positive_int(vocab_size, "vocab_size")
+    check_size(num_sequences * length, "num_sequences * length", "the token array")
     return np.random.default_rng(seed).integers(0, vocab_size, size=(num_sequences, length), dtype=np.int64)
 
 
@@ -82,7 +83,7 @@ def heldout_split(inputs: np.ndarray, targets: np.ndarray, num_test: int
     inputs, targets: (num_sequences, length). The last num_test unique rows form the test set,
     so no test sequence ever occurs in the training set ("held out" for real).
     """
-    inputs, targets = np.asarray(inputs), np.asarray(targets)
+    inputs, targets = check_int_array(inputs, "inputs"), check_int_array(targets, "targets")
     if inputs.ndim != 2 or inputs.shape != targets.shape:
         raise ValueError(f"inputs and targets must be 2-D arrays of the same shape (num_sequences, length), "
                          f"got inputs {inputs.shape} and targets {targets.shape}")
