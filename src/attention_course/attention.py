@@ -21,6 +21,7 @@ import numpy as np
 
 from .checks import (
     as_float_array,
+    check_axis,
     check_finite,
     check_flag,
     check_mask,
@@ -43,8 +44,7 @@ def softmax(x: Any, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
     check_finite(x, "x", allow_neg_inf=True)
     if x.ndim == 0:
         raise ValueError("x must have at least 1 dimension, got a scalar (shape ())")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis {axis} is out of range for x with shape {x.shape}")
+    axis = check_axis(axis, x, "x")
     if temperature == 1.0:
         return _softmax_inplace(x.copy(), axis)
     # Shift by the row maximum *before* dividing: x / temperature overflows to inf for a

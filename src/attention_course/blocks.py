@@ -16,6 +16,7 @@ from .checks import (
     check_float_dtype,
     check_positive_int,
     check_scalar,
+    check_size,
 )
 from .heads import MultiHeadAttention
 
@@ -63,7 +64,7 @@ def feed_forward(x: Any, w_1: Any, b_1: Any, w_2: Any, b_2: Any) -> np.ndarray:
     x: (..., n, d_model), w_1: (d_model, d_ff), b_1: (d_ff,), w_2: (d_ff, d_model), b_2: (d_model,).
     The same two-layer network is applied to every token separately.
     """
-    x = as_float_array(x, "x", min_ndim=1)
+    x = check_array(x, "x", min_ndim=1)
     w_1, b_1, w_2, b_2 = (check_array(a, n) for a, n in
                           ((w_1, "w_1"), (b_1, "b_1"), (w_2, "w_2"), (b_2, "b_2")))
     d_model = x.shape[-1]
@@ -108,6 +109,8 @@ class TransformerBlock:
                 f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
             )
         dtype = check_float_dtype(dtype)
+        check_size(2 * d_model * d_ff, "d_model or d_ff", "the feed-forward weights",
+                   itemsize=dtype.itemsize)
         causal, cross_attention, norm_first = (
             check_flag(causal, "causal"), check_flag(cross_attention, "cross_attention"),
             check_flag(norm_first, "norm_first"))
@@ -178,6 +181,10 @@ class TransformerBlock:
         cross-attention scores (..., n, n_mem), e.g. a padding mask of the source.
         """
         x, memory = self._check_inputs(x, memory)
+        for name, m in (("mask", mask), ("memory_mask", memory_mask)):
+            if m is not None and np.asarray(m).dtype != np.bool_:
+                raise TypeError(f"{name} must be a boolean array (True = may attend), got dtype "
+                                f"{np.asarray(m).dtype} with shape {np.shape(m)}")
         weights: dict[str, np.ndarray] = {}
 
         def self_attention(h: np.ndarray) -> np.ndarray:

@@ -15,6 +15,9 @@ import numpy as np
 __all__ = [
     "as_float_array",
     "check_array",
+    "check_axis",
+    "check_callable",
+    "check_texts",
     "check_flag",
     "check_float_dtype",
     "check_int_array",
@@ -132,7 +135,7 @@ def check_scalar(value: Any, name: str, *, positive: bool = False) -> float:
 # is refused up front: a learner's typo (10**12 layers) should fail in a millisecond with
 # the number it would need, not after the machine starts swapping.
 MAX_BYTES = 8 * 2**30
-MAX_WORK = 10**13
+MAX_WORK = 10**12
 
 
 def check_array(x: Any, name: str, *, min_ndim: int = 0, ndim: int | None = None,
@@ -207,7 +210,7 @@ def check_work(steps: int, name: str, what: str, *, limit: int = MAX_WORK) -> No
     if int(steps) > limit:
         raise ValueError(
             f"{name} is too large: {what} would take about {int(steps):.3g} "
-            f"operations (the limit for one call is {limit:.3g}, hours of work)"
+            f"operations (the limit for one call is {limit:.3g}, minutes to hours of work)"
         )
 
 
@@ -227,3 +230,32 @@ def _short(value: Any) -> str:
         return f"with shape {value.shape}"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_axis(axis: Any, arr: np.ndarray, arr_name: str, name: str = "axis") -> int:
+    """Return `axis` as an int in [-arr.ndim, arr.ndim), else raise TypeError/ValueError."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(axis).__name__} {_short(axis)}")
+    if not -arr.ndim <= axis < arr.ndim:
+        raise ValueError(f"{name} {axis} is out of range for {arr_name} with shape {arr.shape}")
+    return int(axis)
+
+
+def check_texts(texts: Any, name: str = "texts") -> list[str]:
+    """Return `texts` as a list of str; a single str or non-str items raise TypeError."""
+    if isinstance(texts, np.ndarray) and texts.ndim == 1:
+        texts = texts.tolist()  # an array of words, e.g. from np.array(sentence.split())
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
+        raise TypeError(f"{name} must be a list of str, got {type(texts).__name__} {_short(texts)}")
+    bad = [t for t in texts if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"{name} must be a list of str, but it holds "
+                        f"{type(bad[0]).__name__} {_short(bad[0])}")
+    return list(texts)
+
+
+def check_callable(fn: Any, name: str) -> Any:
+    """Return `fn` if it can be called, else raise TypeError naming it."""
+    if not callable(fn):
+        raise TypeError(f"{name} must be a function, got {type(fn).__name__} {_short(fn)}")
+    return fn

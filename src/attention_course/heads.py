@@ -15,11 +15,13 @@ from .attention import scaled_dot_product_attention
 from .checks import (
     as_float_array,
     check_array,
+    check_finite,
     check_flag,
     check_float_dtype,
     check_mask,
     check_positive_int,
     check_scalar,
+    check_size,
 )
 
 __all__ = [
@@ -118,6 +120,8 @@ def multi_head_attention(
             f"{x_q.shape} and x_kv {x_kv.shape}"
         )
     d_model = x_q.shape[-1]
+    check_finite(x_q, "x_q")
+    check_finite(x_kv, "x_kv")
     num_heads = check_positive_int(num_heads, "num_heads")
     causal = check_flag(causal, "causal")
     if d_model % num_heads:
@@ -154,6 +158,8 @@ class MultiHeadAttention:
             raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
         dtype = check_float_dtype(dtype)
         bias = check_flag(bias, "bias")
+        check_size(4 * d_model * (d_model + 1), "d_model", "the four weight matrices",
+                   itemsize=dtype.itemsize)
         self.d_model, self.num_heads = d_model, num_heads
         bound = 1.0 / math.sqrt(d_model)
         self.params: dict[str, np.ndarray] = {}

@@ -20,6 +20,7 @@ from .checks import (
     check_array,
     check_flag,
     check_float_dtype,
+    check_int_array,
     check_positive_int,
     check_size,
 )
@@ -57,7 +58,8 @@ class KVCache:
         self.head_dim = check_positive_int(head_dim, "head_dim")
         capacity = check_positive_int(capacity, "capacity")
         dtype = check_float_dtype(dtype)
-        check_size(2 * self.num_kv_heads * capacity * self.head_dim, "capacity",
+        check_size(2 * self.num_kv_heads * capacity * self.head_dim,
+                   "num_kv_heads, head_dim or capacity",
                    "the keys and values", itemsize=dtype.itemsize)
         self._k = np.empty((self.num_kv_heads, capacity, self.head_dim), dtype=dtype)
         self._v = np.empty_like(self._k)
@@ -148,6 +150,7 @@ class ToyDecoder:
             num_heads if num_kv_heads is None else check_positive_int(num_kv_heads, "num_kv_heads")
         )
         self.max_len = check_positive_int(max_len, "max_len")
+        seed = check_positive_int(seed, "seed", allow_zero=True)
         check_size(self.max_len * self.d_model + 2 * self.vocab_size * self.d_model
                    + 12 * self.d_model**2, "vocab_size, d_model or max_len",
                    "the decoder's weights")
@@ -215,7 +218,7 @@ class ToyDecoder:
         use_cache=False reruns the whole sequence every step; use_cache=True runs the prompt once
         and then one token per step. Both choose the same tokens.
         """
-        prompt = np.asarray(prompt)
+        prompt = check_int_array(prompt, "prompt")
         max_new_tokens = check_positive_int(max_new_tokens, "max_new_tokens", allow_zero=True)
         use_cache = check_flag(use_cache, "use_cache")
         if prompt.ndim != 1 or prompt.size == 0:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,13 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..blocks import gelu, layer_norm
-from ..checks import check_array, check_flag, check_positive_int, check_scalar
+from ..checks import (
+    check_array,
+    check_flag,
+    check_int_array,
+    check_positive_int,
+    check_scalar,
+)
 from ..heads import merge_heads, split_heads
 from ..masks import padding_mask
 from .safetensors_io import read_safetensors
@@ -205,6 +211,11 @@ class MiniLM:
             raise ValueError(
                 f"max_seq_length={max_seq_length} exceeds the model's "
                 f"max_position_embeddings={config.max_position_embeddings}")
+        if not isinstance(tensors, Mapping):
+            raise TypeError(f"tensors must be a dict name -> array (read_safetensors), got "
+                            f"{type(tensors).__name__}")
+        if not isinstance(tokenizer, WordPieceTokenizer):
+            raise TypeError(f"tokenizer must be a WordPieceTokenizer, got {type(tokenizer).__name__}")
         self.config = config
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
@@ -226,6 +237,11 @@ class MiniLM:
     # ----- the forward pass -------------------------------------------------------------------
     def embed(self, input_ids: np.ndarray, token_type_ids: np.ndarray) -> np.ndarray:
         """ids: (batch, n) -> LayerNorm(word + position + token-type embeddings): (batch, n, d_model)."""
+        input_ids = check_int_array(input_ids, "input_ids")
+        token_type_ids = check_int_array(token_type_ids, "token_type_ids")
+        if input_ids.ndim != 2 or token_type_ids.shape != input_ids.shape:
+            raise ValueError(f"input_ids and token_type_ids must have the same shape (batch, n), got "
+                             f"{input_ids.shape} and {token_type_ids.shape}")
         p = self.params
         n = input_ids.shape[1]
         x = p["word"][input_ids] + p["position"][:n] + p["token_type"][token_type_ids]
@@ -233,6 +249,10 @@ class MiniLM:
 
     def layer(self, i: int, x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Encoder layer i: x (batch, n, d_model), mask (batch, 1, 1, n) -> (x', weights (batch, h, n, n))."""
+        i = check_positive_int(i, "i", allow_zero=True)
+        if i >= self.config.num_layers:
+            raise ValueError(f"i={i} is not a layer index: the model has {self.config.num_layers} layers")
+        x = check_array(x, "x", ndim=3)
         p = self.params["layers"][i]
         batch, n, d = x.shape
         eps = self.config.layer_norm_eps

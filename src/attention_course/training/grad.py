@@ -21,11 +21,14 @@ from scipy.special import erf
 from ..attention import _check_qkv
 from ..checks import (
     check_array,
+    check_axis,
+    check_callable,
     check_finite,
     check_flag,
     check_mask,
     check_positive_int,
     check_scalar,
+    check_size,
 )
 from ..masks import causal_mask
 from ..scaling import softmax_jacobian  # one home: the scaling module (chapter 4)
@@ -65,6 +68,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: Any, eps: float = 1e
     indices: optional (m, x.ndim) integer array of entries to differentiate; the others stay 0.
     The truncation error is O(eps^2); rounding adds about 1e-16 |f| / eps, so use float64.
     """
+    f = check_callable(f, "f")
     x = check_array(x, "x")
     if x.dtype != np.float64:
         raise TypeError(f"gradient checks need float64 (float32 rounding swamps the differences), "
@@ -92,6 +96,8 @@ def gradient_check(f: Callable[[np.ndarray], float], x: Any, grad: Any, eps: flo
     num_checks: compare only this many randomly chosen entries (seeded), for big arrays.
     Returns 0.0 when both gradients are exactly zero. Below about 1e-6 (float64) means "correct".
     """
+    f = check_callable(f, "f")
+    seed = check_positive_int(seed, "seed", allow_zero=True)
     x = check_array(x, "x")
     grad = check_array(grad, "grad")
     _same_shape(grad, x, "grad", "x")
@@ -122,8 +128,7 @@ def softmax_backward(grad_out: Any, s: Any, axis: int = -1) -> np.ndarray:
     g = check_array(grad_out, "grad_out", min_ndim=1)
     s = check_array(s, "s", min_ndim=1)
     _same_shape(g, s, "grad_out", "s")
-    if not -s.ndim <= axis < s.ndim:
-        raise ValueError(f"axis {axis} is out of range for s with shape {s.shape}")
+    axis = check_axis(axis, s, "s")
     return s * (g - np.sum(g * s, axis=axis, keepdims=True))
 
 
@@ -322,6 +327,7 @@ def embedding_backward(grad_out: Any, ids: Any, vocab_size: int) -> np.ndarray:
         raise TypeError(f"ids must hold integers, got dtype {ids.dtype} with shape {ids.shape}")
     if g.shape[:-1] != ids.shape:
         raise ValueError(f"grad_out must have shape ids.shape + (d,) = {ids.shape} + (d,), got {g.shape}")
+    check_size(vocab_size * g.shape[-1], "vocab_size", "the (vocab_size, d) gradient table")
     if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(f"ids must lie in [0, {vocab_size}), got values from {ids.min()} to {ids.max()}")
     table = np.zeros((vocab_size, g.shape[-1]), dtype=g.dtype)

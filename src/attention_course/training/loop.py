@@ -42,6 +42,8 @@ class History:
 
 def _check_data(model: TinyAttentionModel, inputs: Any, targets: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate inputs, targets: (num_sequences, n) integer arrays of the same shape."""
+    if not isinstance(model, TinyAttentionModel):
+        raise TypeError(f"model must be a TinyAttentionModel, got {type(model).__name__}")
     x, y = np.asarray(inputs), np.asarray(targets)
     if x.ndim != 2 or x.shape != y.shape:
         raise ValueError(f"{name} inputs and targets must be 2-D with the same shape (num_sequences, n), "

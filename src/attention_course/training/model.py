@@ -46,6 +46,7 @@ class TinyAttentionModel:
         if d_model % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
         dtype = check_float_dtype(dtype)
+        seed = check_positive_int(seed, "seed", allow_zero=True)
         self.residual, self.causal = check_flag(residual, "residual"), check_flag(causal, "causal")
         count = (vocab_size + seq_len) * d_model + 4 * num_layers * d_model**2 + (d_model + 1) * vocab_size
         check_size(count, "vocab_size, seq_len, d_model or num_layers", f"{count:.3g} parameters")

@@ -24,6 +24,7 @@ def _random_tokens(num_sequences: int, length: int, vocab_size: int, seed: int) 
     num_sequences = check_positive_int(num_sequences, "num_sequences")
     length = check_positive_int(length, "length")
     vocab_size = check_positive_int(vocab_size, "vocab_size")
+    seed = check_positive_int(seed, "seed", allow_zero=True)
     check_size(num_sequences * length, "num_sequences * length", "the token array")
     return np.random.default_rng(seed).integers(0, vocab_size, size=(num_sequences, length), dtype=np.int64)
 
@@ -61,6 +62,9 @@ def retrieval_task(num_sequences: int, num_pairs: int, num_keys: int, num_values
     if num_pairs > num_keys:
         raise ValueError(f"num_pairs={num_pairs} distinct keys per sequence need num_keys >= num_pairs, "
                          f"got num_keys={num_keys}")
+    seed = check_positive_int(seed, "seed", allow_zero=True)
+    check_size(num_sequences * (num_keys + 2 * num_pairs + 1), "num_sequences or num_keys",
+               "the random keys and the sequences")
     rng = np.random.default_rng(seed)
     # A random permutation per row, cut to num_pairs, gives distinct keys.
     keys = np.argsort(rng.random((num_sequences, num_keys)), axis=1)[:, :num_pairs]
