@@ -285,3 +285,16 @@ def test_configuration_is_checked_at_construction(call, error, words):
         call()
     for word in words:
         assert word in str(info.value), str(info.value)
+
+
+def test_backward_helpers_refuse_weights_that_are_not_probabilities():
+    with pytest.raises(ValueError, match="^s with shape"):
+        tr.softmax_backward(np.ones((2, 3)), np.full((2, 3), 1e300))
+    with pytest.raises(ValueError, match="^weights with shape"):
+        tr.attention_backward(Z((3, 2)), Z((3, 4)), Z((3, 4)), Z((3, 2)), np.full((3, 3), -0.5))
+
+
+def test_gradient_check_of_huge_gradients_is_exact():
+    x = RNG.normal(size=4)
+    assert tr.gradient_check(lambda a: float(1e300 * a.sum()), x, np.full(4, 1e300)) < 1e-6
+    assert tr.gradient_check(lambda a: 0.0, x, np.zeros(4)) == 0.0

@@ -339,3 +339,40 @@ def test_bad_argument_raises_an_error_naming_it(name, arg, cls, bad):
         signal.signal(signal.SIGALRM, old)
     assert arg in str(info.value), (
         f"{name}({arg}=<{cls}>) raised {type(info.value).__name__} without naming {arg!r}: {info.value}")
+
+
+def _finite(out: object, depth: int = 0) -> bool:
+    """True if every float in `out` (arrays, floats, tuples, lists, dicts of them) is finite."""
+    if depth > 3:
+        return True
+    if isinstance(out, np.ndarray) and np.issubdtype(out.dtype, np.floating):
+        return bool(np.all(np.isfinite(out)))
+    if isinstance(out, float):
+        return bool(np.isfinite(out))
+    if isinstance(out, (tuple, list)):
+        return all(_finite(o, depth + 1) for o in out)
+    if isinstance(out, dict):
+        return all(_finite(o, depth + 1) for o in out.values())
+    return True
+
+
+def _huge_rows():
+    for name in sorted(VALID):
+        _, kwargs = VALID[name]()
+        for arg, value in kwargs.items():
+            if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+                for dtype, big in ((np.float64, 1e150), (np.float64, 1e300), (np.float32, 1e30)):
+                    yield pytest.param(name, arg, dtype, big, id=f"{name}-{arg}-{np.dtype(dtype)}-{big:g}")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name, arg, dtype, big", list(_huge_rows()))
+def test_huge_finite_input_gives_finite_output_or_a_clear_error(name, arg, dtype, big):
+    """No public callable returns NaN or inf for finite input: it is exact or says why not."""
+    target, kwargs = VALID[name]()
+    kwargs[arg] = (kwargs[arg] * big).astype(dtype)
+    try:
+        out = target(**kwargs)
+    except ERRORS:
+        return  # refused clearly (the message is checked by the table above)
+    assert _finite(out), f"{name}({arg}={big:g} in {np.dtype(dtype)}) returned NaN or inf"

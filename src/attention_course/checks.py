@@ -27,6 +27,7 @@ __all__ = [
     "check_ndim",
     "check_mask",
     "check_positive_int",
+    "check_probabilities",
     "check_scalar",
 ]
 
@@ -230,6 +231,15 @@ def _short(value: Any) -> str:
         return f"with shape {value.shape}"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_probabilities(arr: np.ndarray, name: str) -> None:
+    """Raise ValueError unless every entry of `arr` lies in [0, 1] (softmax outputs)."""
+    if arr.size and (arr.min() < 0.0 or arr.max() > 1.0 + 1e-6):
+        raise ValueError(
+            f"{name} with shape {arr.shape} must hold softmax outputs in [0, 1], got "
+            f"values from {arr.min():.3g} to {arr.max():.3g}"
+        )
 
 
 def check_axis(axis: Any, arr: np.ndarray, arr_name: str, name: str = "axis") -> int:

@@ -27,6 +27,7 @@ from ..checks import (
     check_flag,
     check_mask,
     check_positive_int,
+    check_probabilities,
     check_scalar,
     check_size,
 )
@@ -112,9 +113,15 @@ def gradient_check(f: Callable[[np.ndarray], float], x: Any, grad: Any, eps: flo
     if indices is not None:
         keep = tuple(indices.T)
         numerical, analytic = numerical[keep], analytic[keep]
-    scale = max(float(np.linalg.norm(analytic)), float(np.linalg.norm(numerical)))
-    if scale == 0.0:
+    # Divide by the largest entry first: the norms of gradients near 1e300 would overflow.
+    big = max(float(np.max(np.abs(analytic), initial=0.0)),
+              float(np.max(np.abs(numerical), initial=0.0)))
+    if big == 0.0:
         return 0.0
+    if not math.isfinite(big):
+        raise ValueError("the numerical gradient of f at x is not finite (f overflows near x)")
+    analytic, numerical = analytic / big, numerical / big
+    scale = max(float(np.linalg.norm(analytic)), float(np.linalg.norm(numerical)))
     return float(np.linalg.norm(analytic - numerical)) / scale
 
 
@@ -128,6 +135,7 @@ def softmax_backward(grad_out: Any, s: Any, axis: int = -1) -> np.ndarray:
     g = check_array(grad_out, "grad_out", min_ndim=1)
     s = check_array(s, "s", min_ndim=1)
     _same_shape(g, s, "grad_out", "s")
+    check_probabilities(s, "s")
     axis = check_axis(axis, s, "s")
     return s * (g - np.sum(g * s, axis=axis, keepdims=True))
 
@@ -171,6 +179,7 @@ def attention_backward(
                          f"and k {k.shape}, got {p.shape}")
     check_finite(g, "grad_out")
     check_finite(p, "weights")
+    check_probabilities(p, "weights")
     allowed = None if mask is None else check_mask(mask, expected_p)
     if check_flag(causal, "causal"):
         tri = causal_mask(n_q, n_k)
