@@ -25,10 +25,11 @@ import pytest
 from test_exercises import TINY, tiny_tensors
 
 import attention_course as ac
+import attention_course.exercises as ex
 import attention_course.models as md
 import attention_course.training as tr
 
-SUBPACKAGES = (ac, tr, md)
+SUBPACKAGES = (ac, tr, md, ex)
 RNG = np.random.default_rng(0)
 
 
@@ -188,6 +189,24 @@ VALID = {
     "read_safetensors_header": lambda: (md.read_safetensors_header, dict(path=_safetensors_file())),
 }
 
+def _learner(*args, **kwargs):
+    """A learner's function that is not written yet: a valid argument for every checker."""
+    return None
+
+
+def _stages_reference():
+    return _minilm().forward(_ids(1, 4), np.ones((1, 4), bool))
+
+
+# Every checker takes the learner's function as fn (tests/test_checkers_bad_learner.py
+# checks that), so their rows are generated; the two capstone checkers take more.
+VALID.update({name: (lambda name=name: (getattr(ex, name), dict(fn=_learner, verbose=False)))
+              for name in ex.__all__ if name.startswith("check_")})
+VALID["check_minilm_encoder"] = lambda: (ex.check_minilm_encoder, dict(
+    fn=_learner, tensors=tiny_tensors(), config=TINY, atol=1e-4, verbose=False))
+VALID["check_encoder_stages"] = lambda: (ex.check_encoder_stages, dict(
+    yours={}, reference=_stages_reference(), atol=1e-4, verbose=False))
+
 # Public names that take no input to be wrong about, or only take something else's output.
 NO_INPUT = {
     "SaturationStats": "a record of results, built by saturation_stats",
@@ -195,6 +214,7 @@ NO_INPUT = {
     "History": "a record of results, built by train",
     "EncoderOutput": "a record of results, built by MiniLM.forward",
     "SafetensorsError": "an exception type",
+    "CheckResult": "a verdict record, built by the checkers",
     "IGNORE_INDEX": "a constant",
     "minilm_folder": "takes no argument",
     "MiniLM.parameter_counts": "takes no argument",
@@ -233,6 +253,11 @@ SKIP = {
     ("retrieval_task", "num_values", "huge"): "ids drawn from a large vocabulary cost nothing",
     ("attention_table", "top", "huge"): "valid: capped at the number of keys",
     ("sinusoidal_shift_matrix", "k", "huge"): "an offset, not a size: angles k * omega stay finite",
+    **{("check_encoder_stages", "yours", cls): "the learner's result: any value gets a verdict "
+                                               "(tests/test_checkers_bad_learner.py)"
+       for cls in ("None", "int")},
+    ("check_minilm_encoder", "tensors", "None"): "None means the installed model's weights",
+    ("check_minilm_encoder", "config", "None"): "None means the installed model's config",
     **{("kv_cache_bytes", arg, "huge"): "computes a number of bytes and allocates nothing"
        for arg in ("num_layers", "num_kv_heads", "head_dim", "seq_len", "batch", "itemsize")},
     **{("EncoderConfig", arg, "huge"): "a description that allocates nothing; MiniLM checks "

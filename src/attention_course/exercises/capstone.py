@@ -10,6 +10,7 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..blocks import feed_forward, gelu
+from ..checks import check_flag
 from ..heads import merge_heads, split_heads
 from ..masks import padding_mask
 from ..models.minilm import EncoderConfig, EncoderOutput, MiniLM, mean_pool
@@ -21,6 +22,8 @@ from .checking import (
     _describe,
     _raised,
     case_rng,
+    check_function,
+    check_tolerance,
     run_checks,
     verdict,
 )
@@ -179,6 +182,7 @@ def check_encoder_stages(yours: Any, reference: EncoderOutput, atol: float = 1e-
     Only real tokens count (padding queries' rows are ignored).
     """
     name = "check_encoder_stages"
+    atol, verbose = check_tolerance(atol), check_flag(verbose, "verbose")
     if not isinstance(reference, EncoderOutput):
         raise TypeError(f"reference must be an EncoderOutput (model.forward(...)), "
                         f"got {type(reference).__name__}")
@@ -341,8 +345,10 @@ def check_minilm_encoder(fn: Callable[..., Any], tensors: Mapping[str, np.ndarra
     all-MiniLM-L6-v2 weights).
     """
     name = "check_minilm_encoder"
-    if not callable(fn):
-        raise TypeError(f"{name} expects a function, got {type(fn).__name__}")
+    check_function(fn, name)
+    atol, verbose = check_tolerance(atol), check_flag(verbose, "verbose")
+    if tensors is not None and not isinstance(tensors, Mapping):
+        raise TypeError(f"tensors must be a dict name -> array, got {type(tensors).__name__}")
     if tensors is None or config is None:
         from ..models.minilm import minilm_folder
         from ..models.safetensors_io import read_safetensors

@@ -8,7 +8,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Case", "CheckResult", "Hint", "run_checks", "case_rng", "unit_length", "verdict"]
+from ..checks import check_flag, check_scalar
+
+__all__ = ["Case", "CheckResult", "Hint", "run_checks", "case_rng", "check_function", "check_tolerance",
+           "unit_length", "verdict"]
 
 
 @dataclass
@@ -169,8 +172,8 @@ def run_checks(name: str, fn: Callable[..., Any], cases: Iterable[Case], hints: 
     Whatever fn does (returns None, a string, a wrong shape, NaN, or raises) becomes a
     verdict naming the case, what came back and what was expected, never a traceback.
     """
-    if not callable(fn):
-        raise TypeError(f"{name} expects a function, got {type(fn).__name__}")
+    check_function(fn, name)
+    verbose = check_flag(verbose, "verbose")
     count = 0
     message = ""
     for count, case in enumerate(cases, start=1):
@@ -194,6 +197,21 @@ def run_checks(name: str, fn: Callable[..., Any], cases: Iterable[Case], hints: 
                              "with no cases would pass anything")
         message = f"✓ {name}: all {count} cases passed."
     return verdict(name, message, count, verbose)
+
+
+def check_function(fn: Any, checker: str) -> None:
+    """Raise TypeError naming `fn` unless it is the function to check (not its result)."""
+    if not callable(fn):
+        raise TypeError(f"{checker} expects a function, the one to check, as fn; got "
+                        f"{type(fn).__name__} (pass `my_function`, not `my_function(...)`)")
+
+
+def check_tolerance(atol: Any) -> float:
+    """Return `atol` as a non-negative finite float, else raise naming it."""
+    atol = check_scalar(atol, "atol")
+    if atol < 0:
+        raise ValueError(f"atol must be >= 0, got {atol}")
+    return atol
 
 
 def verdict(name: str, message: str, cases_run: int, verbose: bool) -> CheckResult:
