@@ -164,7 +164,7 @@ write_safetensors(path, {"w": old})
 mapped = read_safetensors(path)  # memory-mapped view of the file
 # same size, different content: a write in place would change `mapped`
 write_safetensors(path, {"w": old + 1})
-assert np.array_equal(mapped["w"], old), "same-size rewrite changed a mapped array"
+assert np.array_equal(mapped["w"], old), "same-size rewrite changed an array"
 # smaller file: a truncation in place would make the next read SIGBUS
 write_safetensors(path, {"w": np.zeros(3, dtype=np.float32)})
 assert float(mapped["w"].sum()) == float(old.sum())
@@ -174,7 +174,7 @@ print("ok")
 
 
 def test_rewriting_a_mapped_file_keeps_the_old_arrays(tmp_path):
-    """A reader holding the old file mapped keeps it whole (atomic write, no SIGBUS)."""
+    """A reader holding the old file mapped keeps it whole (no SIGBUS)."""
     import os
     import subprocess
     import sys
@@ -184,15 +184,28 @@ def test_rewriting_a_mapped_file_keeps_the_old_arrays(tmp_path):
     src = os.path.join(os.path.dirname(os.path.dirname(__file__)), "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     done = subprocess.run(
-        [sys.executable, "-c", _REWRITE_WHILE_MAPPED, str(tmp_path / "w.safetensors")],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            _REWRITE_WHILE_MAPPED,
+            str(tmp_path / "w.safetensors"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
-    assert done.returncode == 0 and "ok" in done.stdout, (done.returncode, done.stderr)
-    assert os.listdir(tmp_path) == ["w.safetensors"], "a temporary file was left behind"
+    assert done.returncode == 0 and "ok" in done.stdout, (
+        done.returncode,
+        done.stderr,
+    )
+    assert os.listdir(tmp_path) == ["w.safetensors"], (
+        "a temporary file was left behind"
+    )
 
 
 def test_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
-    """A crash mid-write leaves the previous file whole and no temporary file."""
+    """A crash mid-write leaves the old file whole and no temporary file."""
     path = tmp_path / "w.safetensors"
     write_safetensors(path, {"w": np.ones(5, dtype=np.float32)})
 

@@ -36,8 +36,9 @@ def softmax(x: Any, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
     """Numerically stable softmax of x / temperature along `axis`; x: (...) -> same shape.
 
     Entries of -inf get weight exactly 0. A slice that is entirely -inf (nothing to attend
-    to) gets all-zero weights instead of NaN. Any positive temperature, even a denormal one,
-    gives the exact result (the shift comes before the division, so nothing overflows).
+    to) gets all-zero weights instead of NaN. Any positive temperature, even a
+    denormal one, gives the exact result (the shift comes before the division,
+    so nothing overflows).
     """
     x = as_float_array(x, "x")
     temperature = check_scalar(temperature, "temperature", positive=True)
@@ -47,9 +48,10 @@ def softmax(x: Any, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
     axis = check_axis(axis, x, "x")
     if temperature == 1.0:
         return _softmax_inplace(x.copy(), axis)
-    # Shift by the row maximum *before* dividing: x / temperature overflows to inf for a
-    # tiny temperature (inf - inf = NaN), while (x - max) / temperature only reaches
-    # -inf, whose weight is exactly 0. So any positive temperature gives the exact limit.
+    # Shift by the row maximum *before* dividing: x / temperature overflows to
+    # inf for a tiny temperature (inf - inf = NaN), while (x - max) /
+    # temperature only reaches -inf, whose weight is exactly 0. So any positive
+    # temperature gives the exact limit.
     row_max = np.max(x, axis=axis, keepdims=True) if x.size else 0.0
     row_max = np.where(np.isfinite(row_max), row_max, 0.0)
     with np.errstate(over="ignore"):
@@ -100,7 +102,7 @@ def _check_qkv(q: Any, k: Any, v: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def _check_scores_fit(q: np.ndarray, k: np.ndarray, scale: float) -> None:
-    """Raise ValueError if q k^T * scale could overflow the float type (inf - inf = NaN).
+    """Raise ValueError if q k^T * scale could overflow (inf - inf = NaN).
 
     A bound, not the exact scores: |score| <= d_k * max|q| * max|k| * |scale|.
     """
@@ -112,8 +114,10 @@ def _check_scores_fit(q: np.ndarray, k: np.ndarray, scale: float) -> None:
     if bound > big or q_max * abs(scale) > big:
         raise ValueError(
             f"q (max |q| = {q_max:.3g}, shape {q.shape}) and k (max |k| = "
-            f"{k_max:.3g}, shape {k.shape}) are so large that the scores q k^T * "
-            f"scale could overflow {q.dtype} (bound {bound:.3g}); scale the inputs "
+            f"{k_max:.3g}, shape {k.shape}) are so large that the scores q "
+            "k^T * "
+            f"scale could overflow {q.dtype} (bound {bound:.3g}); scale the "
+            "inputs "
             "down or use float64"
         )
 
@@ -157,8 +161,8 @@ def scaled_dot_product_attention(
     scale: defaults to 1/sqrt(d_k). A query whose keys are all masked gets zero weights and a zero
     output, never NaN. need_weights=False returns (output, None) and skips normalising the
     n_q x n_k weights (the (n_q, d_v) output is divided by the row sums instead), which is faster.
-    q and k so large that the scores could overflow (d_k max|q| max|k| scale near the float
-    type's maximum) raise ValueError instead of returning NaN.
+    q and k so large that the scores could overflow (d_k max|q| max|k| scale
+    near the float type's maximum) raise ValueError instead of returning NaN.
     """
     q, k, v = _check_qkv(q, k, v)
     causal = check_flag(causal, "causal")

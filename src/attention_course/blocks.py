@@ -34,15 +34,17 @@ def layer_norm(x: Any, gamma: Any, beta: Any, eps: float = 1e-5) -> np.ndarray:
             raise ValueError(f"{name} must have shape ({d},) to match x with shape {x.shape}, got {arr.shape}")
     eps = check_scalar(eps, "eps", positive=True)
     check_finite(x, "x")
-    # Divide each row by a power of two near its largest |x| first: squares of 1e200 (or
-    # 1e30 in float32) overflow, and a power of two changes no bit of the result.
+    # Divide each row by a power of two near its largest |x| first: squares of
+    # 1e200 (or 1e30 in float32) overflow, and a power of two changes no bit of
+    # the result.
     with np.errstate(over="ignore", under="ignore", divide="ignore"):
         _, exponent = np.frexp(np.max(np.abs(x), axis=-1, keepdims=True))
         scale = np.ldexp(np.ones_like(exponent, dtype=x.dtype), exponent)
         xs = x / scale
         mean = xs.mean(axis=-1, keepdims=True)
         centred = xs - mean
-        # The biased variance (divide by d), as in the original paper and in PyTorch.
+        # The biased variance (divide by d), as in the original paper and in
+        # PyTorch.
         var = np.mean(centred * centred, axis=-1, keepdims=True)
         out = centred / np.sqrt(var + eps / (scale * scale))
     return (out * gamma + beta).astype(x.dtype, copy=False)
@@ -109,11 +111,17 @@ class TransformerBlock:
                 f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
             )
         dtype = check_float_dtype(dtype)
-        check_size(2 * d_model * d_ff, "d_model or d_ff", "the feed-forward weights",
-                   itemsize=dtype.itemsize)
+        check_size(
+            2 * d_model * d_ff,
+            "d_model or d_ff",
+            "the feed-forward weights",
+            itemsize=dtype.itemsize,
+        )
         causal, cross_attention, norm_first = (
-            check_flag(causal, "causal"), check_flag(cross_attention, "cross_attention"),
-            check_flag(norm_first, "norm_first"))
+            check_flag(causal, "causal"),
+            check_flag(cross_attention, "cross_attention"),
+            check_flag(norm_first, "norm_first"),
+        )
         self.d_model, self.num_heads, self.d_ff = d_model, num_heads, d_ff
         self.causal, self.norm_first = bool(causal), bool(norm_first)
         self.eps = check_scalar(eps, "eps", positive=True)
@@ -183,8 +191,11 @@ class TransformerBlock:
         x, memory = self._check_inputs(x, memory)
         for name, m in (("mask", mask), ("memory_mask", memory_mask)):
             if m is not None and np.asarray(m).dtype != np.bool_:
-                raise TypeError(f"{name} must be a boolean array (True = may attend), got dtype "
-                                f"{np.asarray(m).dtype} with shape {np.shape(m)}")
+                raise TypeError(
+                    f"{name} must be a boolean array (True = may attend), got "
+                    "dtype "
+                    f"{np.asarray(m).dtype} with shape {np.shape(m)}"
+                )
         weights: dict[str, np.ndarray] = {}
 
         def self_attention(h: np.ndarray) -> np.ndarray:

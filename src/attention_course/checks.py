@@ -130,18 +130,25 @@ def check_scalar(value: Any, name: str, *, positive: bool = False) -> float:
     return out
 
 
-# ---- checks added for issue 19: every array, option and size --------------------------------
+# ---- issue 19: every array, option and size ---------------------------------
 
-# A single call that would need more than this many bytes of memory (or numbers of work)
-# is refused up front: a learner's typo (10**12 layers) should fail in a millisecond with
-# the number it would need, not after the machine starts swapping.
+# A single call that would need more than this many bytes of memory (or numbers
+# of work) is refused up front: a learner's typo (10**12 layers) should fail in
+# a millisecond with the number it would need, not after the machine starts
+# swapping.
 MAX_BYTES = 8 * 2**30
 MAX_WORK = 10**12
 
 
-def check_array(x: Any, name: str, *, min_ndim: int = 0, ndim: int | None = None,
-                allow_neg_inf: bool = False) -> np.ndarray:
-    """Return `x` as a finite real float array with the right number of axes, else raise."""
+def check_array(
+    x: Any,
+    name: str,
+    *,
+    min_ndim: int = 0,
+    ndim: int | None = None,
+    allow_neg_inf: bool = False,
+) -> np.ndarray:
+    """Return x as a finite real float array with the right axes or raise."""
     arr = as_float_array(x, name, min_ndim=min_ndim)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(
@@ -152,26 +159,29 @@ def check_array(x: Any, name: str, *, min_ndim: int = 0, ndim: int | None = None
 
 
 def check_float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
-    """Return `dtype` as a numpy floating dtype; integer, bool or other dtypes raise TypeError.
+    """Return dtype as a numpy floating dtype; other dtypes raise TypeError.
 
-    Why: weights drawn in [-1/sqrt(d), 1/sqrt(d)] and cast to an integer dtype all become 0.
+    Why: weights drawn in [-1/sqrt(d), 1/sqrt(d)] and cast to an integer dtype
+    all become 0.
     """
     try:
         out = np.dtype(dtype)
     except TypeError as err:
         raise TypeError(
-            f"{name} must be a floating dtype such as np.float64, got {dtype!r}"
+            f"{name} must be a floating dtype such as np.float64, got "
+            f"{dtype!r}"
         ) from err
     if not np.issubdtype(out, np.floating):
         raise TypeError(
-            f"{name} must be a floating dtype (np.float32 or np.float64), got {out}; "
+            f"{name} must be a floating dtype (np.float32 or np.float64), got "
+            f"{out}; "
             "integer weights would all round to 0"
         )
     return out
 
 
 def check_flag(value: Any, name: str) -> bool:
-    """Return `value` as a bool if it is True/False (numpy bools too), else raise TypeError."""
+    """Return value as a bool if it is True/False (numpy bools too)."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise TypeError(
@@ -181,7 +191,7 @@ def check_flag(value: Any, name: str) -> bool:
 
 
 def check_int_array(x: Any, name: str, *, min_ndim: int = 0) -> np.ndarray:
-    """Return `x` as an integer array (token ids, lengths), else raise TypeError/ValueError."""
+    """Return x as an integer array (token ids, lengths), else raise."""
     arr = np.asarray(x)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(
@@ -192,31 +202,41 @@ def check_int_array(x: Any, name: str, *, min_ndim: int = 0) -> np.ndarray:
     return arr
 
 
-def check_size(count: int, name: str, what: str, *, itemsize: int = 8,
-               limit_bytes: int = MAX_BYTES) -> None:
-    """Raise ValueError if `count` numbers of `itemsize` bytes exceed `limit_bytes`.
+def check_size(
+    count: int,
+    name: str,
+    what: str,
+    *,
+    itemsize: int = 8,
+    limit_bytes: int = MAX_BYTES,
+) -> None:
+    """Raise ValueError if count numbers of itemsize bytes exceed limit_bytes.
 
-    `name` is the argument that makes it big; `what` says what would be allocated.
+    name: the argument(s) that make it big; what: what would be allocated.
     """
     needed = int(count) * int(itemsize)
     if needed > limit_bytes:
         raise ValueError(
-            f"{name} is too large: {what} would need {_bytes(needed)} of memory "
+            f"{name} is too large: {what} would need {_bytes(needed)} of "
+            "memory "
             f"(the limit for one call is {_bytes(limit_bytes)})"
         )
 
 
-def check_work(steps: int, name: str, what: str, *, limit: int = MAX_WORK) -> None:
-    """Raise ValueError if a loop would run more than `limit` elementary operations."""
+def check_work(
+    steps: int, name: str, what: str, *, limit: int = MAX_WORK
+) -> None:
+    """Raise ValueError if a loop would run more than limit operations."""
     if int(steps) > limit:
         raise ValueError(
             f"{name} is too large: {what} would take about {int(steps):.3g} "
-            f"operations (the limit for one call is {limit:.3g}, minutes to hours of work)"
+            f"operations (the limit for one call is {limit:.3g}, minutes to "
+            "hours of work)"
         )
 
 
 def _bytes(n: int) -> str:
-    """n bytes in the largest unit that keeps the number >= 1 (B, KiB ... PiB)."""
+    """n bytes in the largest unit keeping the number >= 1 (B ... PiB)."""
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if value < 1024:
@@ -234,38 +254,58 @@ def _short(value: Any) -> str:
 
 
 def check_probabilities(arr: np.ndarray, name: str) -> None:
-    """Raise ValueError unless every entry of `arr` lies in [0, 1] (softmax outputs)."""
+    """Raise ValueError unless every entry of arr lies in [0, 1] (softmax)."""
     if arr.size and (arr.min() < 0.0 or arr.max() > 1.0 + 1e-6):
         raise ValueError(
-            f"{name} with shape {arr.shape} must hold softmax outputs in [0, 1], got "
+            f"{name} with shape {arr.shape} must hold softmax outputs in [0, "
+            "1], got "
             f"values from {arr.min():.3g} to {arr.max():.3g}"
         )
 
 
-def check_axis(axis: Any, arr: np.ndarray, arr_name: str, name: str = "axis") -> int:
-    """Return `axis` as an int in [-arr.ndim, arr.ndim), else raise TypeError/ValueError."""
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(axis).__name__} {_short(axis)}")
+def check_axis(
+    axis: Any, arr: np.ndarray, arr_name: str, name: str = "axis"
+) -> int:
+    """Return axis as an int in [-arr.ndim, arr.ndim), else raise."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(
+        axis, (int, np.integer)
+    ):
+        raise TypeError(
+            f"{name} must be an integer, got {type(axis).__name__} "
+            f"{_short(axis)}"
+        )
     if not -arr.ndim <= axis < arr.ndim:
-        raise ValueError(f"{name} {axis} is out of range for {arr_name} with shape {arr.shape}")
+        raise ValueError(
+            f"{name} {axis} is out of range for {arr_name} with shape "
+            f"{arr.shape}"
+        )
     return int(axis)
 
 
 def check_texts(texts: Any, name: str = "texts") -> list[str]:
-    """Return `texts` as a list of str; a single str or non-str items raise TypeError."""
+    """Return texts as a list of str; a str or non-str items raise."""
     if isinstance(texts, np.ndarray) and texts.ndim == 1:
-        texts = texts.tolist()  # an array of words, e.g. from np.array(sentence.split())
+        texts = (
+            texts.tolist()
+        )  # an array of words, e.g. from np.array(sentence.split())
     if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
-        raise TypeError(f"{name} must be a list of str, got {type(texts).__name__} {_short(texts)}")
+        raise TypeError(
+            f"{name} must be a list of str, got {type(texts).__name__} "
+            f"{_short(texts)}"
+        )
     bad = [t for t in texts if not isinstance(t, str)]
     if bad:
-        raise TypeError(f"{name} must be a list of str, but it holds "
-                        f"{type(bad[0]).__name__} {_short(bad[0])}")
+        raise TypeError(
+            f"{name} must be a list of str, but it holds "
+            f"{type(bad[0]).__name__} {_short(bad[0])}"
+        )
     return list(texts)
 
 
 def check_callable(fn: Any, name: str) -> Any:
     """Return `fn` if it can be called, else raise TypeError naming it."""
     if not callable(fn):
-        raise TypeError(f"{name} must be a function, got {type(fn).__name__} {_short(fn)}")
+        raise TypeError(
+            f"{name} must be a function, got {type(fn).__name__} {_short(fn)}"
+        )
     return fn

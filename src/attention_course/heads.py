@@ -133,7 +133,8 @@ def multi_head_attention(
     if mask is not None:
         scores_shape = x_q.shape[:-2] + (x_q.shape[-2], x_kv.shape[-2])
         mask = check_mask(mask, scores_shape)
-        # a 0-d or 1-d mask gains the query axis first, so the head axis goes before it
+        # a 0-d or 1-d mask gains the query axis first, so the head axis goes
+        # before it
         mask = mask.reshape((1,) * max(0, 2 - mask.ndim) + mask.shape)
         mask = mask[..., None, :, :]  # same mask for every head
 
@@ -158,8 +159,12 @@ class MultiHeadAttention:
             raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
         dtype = check_float_dtype(dtype)
         bias = check_flag(bias, "bias")
-        check_size(4 * d_model * (d_model + 1), "d_model", "the four weight matrices",
-                   itemsize=dtype.itemsize)
+        check_size(
+            4 * d_model * (d_model + 1),
+            "d_model",
+            "the four weight matrices",
+            itemsize=dtype.itemsize,
+        )
         self.d_model, self.num_heads = d_model, num_heads
         bound = 1.0 / math.sqrt(d_model)
         self.params: dict[str, np.ndarray] = {}

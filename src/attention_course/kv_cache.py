@@ -151,9 +151,13 @@ class ToyDecoder:
         )
         self.max_len = check_positive_int(max_len, "max_len")
         seed = check_positive_int(seed, "seed", allow_zero=True)
-        check_size(self.max_len * self.d_model + 2 * self.vocab_size * self.d_model
-                   + 12 * self.d_model**2, "vocab_size, d_model or max_len",
-                   "the decoder's weights")
+        check_size(
+            self.max_len * self.d_model
+            + 2 * self.vocab_size * self.d_model
+            + 12 * self.d_model**2,
+            "vocab_size, d_model or max_len",
+            "the decoder's weights",
+        )
         if d_model % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
         if self.num_heads % self.num_kv_heads:
@@ -223,10 +227,14 @@ class ToyDecoder:
         use_cache = check_flag(use_cache, "use_cache")
         if prompt.ndim != 1 or prompt.size == 0:
             raise ValueError(f"prompt must be a non-empty 1-D array of token ids, got shape {prompt.shape}")
-        if prompt.size + max_new_tokens - 1 > self.max_len:  # the last token is not fed back
+        if (
+            prompt.size + max_new_tokens - 1 > self.max_len
+        ):  # the last token is not fed back
             raise ValueError(
-                f"prompt (shape {prompt.shape}) plus max_new_tokens={max_new_tokens} "
-                f"does not fit in max_len={self.max_len} positions")
+                f"prompt (shape {prompt.shape}) plus "
+                f"max_new_tokens={max_new_tokens} "
+                f"does not fit in max_len={self.max_len} positions"
+            )
         new = np.empty(max_new_tokens, dtype=np.int64)
         if use_cache:
             cache = self.new_cache(capacity=prompt.size + max_new_tokens)

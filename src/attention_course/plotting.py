@@ -1,7 +1,7 @@
 """Figures for attention weights: labelled heatmaps with colour-blind-safe colour maps.
 
-This module takes arrays and words and imports only the input checks from the package, so every
-layer of the course can use it.
+This module takes arrays and words and imports only the input checks from the
+package, so every layer of the course can use it.
 """
 
 from __future__ import annotations
@@ -55,7 +55,11 @@ def plot_attention(
     import matplotlib.pyplot as plt
 
     query_labels = check_texts(query_labels, "query_labels")
-    key_labels = list(query_labels) if key_labels is None else check_texts(key_labels, "key_labels")
+    key_labels = (
+        list(query_labels)
+        if key_labels is None
+        else check_texts(key_labels, "key_labels")
+    )
     w = _check_weights_2d(weights, query_labels, key_labels)
     if ax is None:
         size = (1.0 + 0.65 * w.shape[1], 0.8 + 0.55 * w.shape[0])
@@ -88,7 +92,11 @@ def attention_table(
 ) -> str:
     """Text alternative to a heatmap of weights: (n_q, n_k): each query's top keys with weights."""
     query_labels = check_texts(query_labels, "query_labels")
-    key_labels = list(query_labels) if key_labels is None else check_texts(key_labels, "key_labels")
+    key_labels = (
+        list(query_labels)
+        if key_labels is None
+        else check_texts(key_labels, "key_labels")
+    )
     w = _check_weights_2d(weights, query_labels, key_labels)
     top = check_positive_int(top, "top")
     if top < 1:

@@ -14,7 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from .checks import as_float_array, check_finite, check_positive_int, check_scalar, check_size
+from .checks import (
+    as_float_array,
+    check_finite,
+    check_positive_int,
+    check_scalar,
+    check_size,
+)
 
 __all__ = [
     "sinusoidal_frequencies",

@@ -184,13 +184,21 @@ def check_encoder_stages(yours: Any, reference: EncoderOutput, atol: float = 1e-
     name = "check_encoder_stages"
     atol, verbose = check_tolerance(atol), check_flag(verbose, "verbose")
     if not isinstance(reference, EncoderOutput):
-        raise TypeError(f"reference must be an EncoderOutput (model.forward(...)), "
-                        f"got {type(reference).__name__}")
+        raise TypeError(
+            f"reference must be an EncoderOutput (model.forward(...)), "
+            f"got {type(reference).__name__}"
+        )
     real = np.asarray(reference.attention_mask, dtype=bool)
     try:
-        failed, compared, detail = _compare_stages(yours, reference, real, atol)
-    except Exception as error:  # yours is not a dict of stages: a verdict, not a traceback
-        return verdict(name, f"✗ {name}: {_not_stages(yours, error)}", 0, verbose)
+        failed, compared, detail = _compare_stages(
+            yours, reference, real, atol
+        )
+    except (
+        Exception
+    ) as error:  # yours is not a dict of stages: a verdict, not a traceback
+        return verdict(
+            name, f"✗ {name}: {_not_stages(yours, error)}", 0, verbose
+        )
     if compared == 0:
         message = f"✗ {name}: no stage to compare; give at least one of the keys {_STAGE_KEYS}."
     elif failed is not None:
@@ -348,7 +356,8 @@ def check_minilm_encoder(fn: Callable[..., Any], tensors: Mapping[str, np.ndarra
     check_function(fn, name)
     atol, verbose = check_tolerance(atol), check_flag(verbose, "verbose")
     if tensors is not None and not isinstance(tensors, Mapping):
-        raise TypeError(f"tensors must be a dict name -> array, got {type(tensors).__name__}")
+        raise TypeError(f"tensors must be a dict name -> array, got "
+                        f"{type(tensors).__name__}")
     if tensors is None or config is None:
         from ..models.minilm import minilm_folder
         from ..models.safetensors_io import read_safetensors
@@ -364,7 +373,8 @@ def check_minilm_encoder(fn: Callable[..., Any], tensors: Mapping[str, np.ndarra
         try:
             got = fn(tensors, ids.copy(), real.copy(), types.copy())
         except Exception as error:  # the reader's bug, reported rather than raised
-            message = (f"✗ {name}: case {count} ({description}) {_raised(error)}\n"
+            message = (f"✗ {name}: case {count} ({description}) "
+                       f"{_raised(error)}\n"
                        f"  input: {shapes}")
             break
         reference = model.forward(ids, real, types)

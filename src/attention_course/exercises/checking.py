@@ -10,8 +10,17 @@ import numpy as np
 
 from ..checks import check_flag, check_scalar
 
-__all__ = ["Case", "CheckResult", "Hint", "run_checks", "case_rng", "check_function", "check_tolerance",
-           "unit_length", "verdict"]
+__all__ = [
+    "Case",
+    "CheckResult",
+    "Hint",
+    "run_checks",
+    "case_rng",
+    "check_function",
+    "check_tolerance",
+    "unit_length",
+    "verdict",
+]
 
 
 @dataclass
@@ -59,26 +68,39 @@ def _describe(value: Any) -> str:
     except Exception:  # a learner's object whose repr itself fails
         text = f"<{type(value).__name__}>"
     text = text if len(text) <= 60 else text[:57] + "..."
-    return f"{type(value).__name__} {text}" if not isinstance(
-        value, (int, float, np.number)) else text
+    return (
+        f"{type(value).__name__} {text}"
+        if not isinstance(value, (int, float, np.number))
+        else text
+    )
 
 
 def _numbers(value: Any) -> np.ndarray | None:
-    """`value` as an array of numbers or booleans, or None if it is not numbers.
+    """value as an array of numbers or booleans, or None if it is not numbers.
 
-    Why: a learner's function may return None, a string, a dict or a ragged list; those
-    must become a verdict, not a TypeError raised from inside the comparison.
+    Why: a learner's function may return None, a string, a dict or a ragged
+    list; those must become a verdict, not a TypeError raised from inside the
+    comparison.
     """
-    if value is None or value is Ellipsis or isinstance(value, (str, bytes, dict)):
+    if (
+        value is None
+        or value is Ellipsis
+        or isinstance(value, (str, bytes, dict))
+    ):
         return None
     try:
         arr = np.asarray(value)
-    except Exception:  # ragged nested lists and other objects numpy cannot hold
+    except (
+        Exception
+    ):  # ragged nested lists and other objects numpy cannot hold
         return None
-    if arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer) or (
-            np.issubdtype(arr.dtype, np.floating)):
+    if (
+        arr.dtype == np.bool_
+        or np.issubdtype(arr.dtype, np.integer)
+        or (np.issubdtype(arr.dtype, np.floating))
+    ):
         return arr
-    return None  # strings, objects, complex numbers: not what any exercise returns
+    return None  # strings, objects, complex: not what an exercise returns
 
 
 def _close(got: Any, expected: Any, atol: float, equal_nan: bool = False) -> bool:
@@ -93,24 +115,40 @@ def _close(got: Any, expected: Any, atol: float, equal_nan: bool = False) -> boo
     if expected_arr.dtype == np.bool_:
         return got_arr.dtype == np.bool_ and bool(np.array_equal(got_arr, expected_arr))
     try:
-        return bool(np.allclose(got_arr, expected_arr, atol=atol, rtol=1e-6, equal_nan=equal_nan))
+        return bool(
+            np.allclose(
+                got_arr,
+                expected_arr,
+                atol=atol,
+                rtol=1e-6,
+                equal_nan=equal_nan,
+            )
+        )
     except (TypeError, ValueError):  # e.g. datetime or other exotic numbers
         return False
 
 
 def _wrong_kind(got: Any, expected: Any) -> str | None:
-    """The one-line reason if `got` is not even the kind of value expected, else None."""
+    """The reason if got is not even the kind of value expected, else None."""
     wanted = _describe(expected)
     if got is None:
-        return (f"returned None, expected {wanted}; did you forget to `return` the "
-                "result?")
+        return (
+            f"returned None, expected {wanted}; did you forget to `return` "
+            "the "
+            "result?"
+        )
     if got is Ellipsis:
-        return (f"returned `...` (the placeholder), expected {wanted}; the function "
-                "is not written yet")
+        return (
+            f"returned `...` (the placeholder), expected {wanted}; the "
+            "function "
+            "is not written yet"
+        )
     if isinstance(expected, tuple):
         if not isinstance(got, (tuple, list)):
-            return (f"expected a tuple of {len(expected)} values ({wanted}), "
-                    f"got {_describe(got)}")
+            return (
+                f"expected a tuple of {len(expected)} values ({wanted}), "
+                f"got {_describe(got)}"
+            )
         return None
     if _numbers(got) is None:
         return f"expected {wanted}, got {_describe(got)}"
@@ -136,8 +174,11 @@ def _first_difference(got: Any, expected: Any) -> str:
         return f"expected a boolean array, got dtype {g.dtype}"
     g64, e64 = g.astype(float), e.astype(float)
     if not np.all(np.isfinite(g64)):
-        return (f"the result contains NaN or inf ({int((~np.isfinite(g64)).sum())} "
-                f"entries), expected finite values")
+        return (
+            f"the result contains NaN or inf "
+            f"({int((~np.isfinite(g64)).sum())} "
+            f"entries), expected finite values"
+        )
     diff = np.abs(g64 - e64)
     where = tuple(int(i) for i in np.unravel_index(np.argmax(diff), diff.shape))
     return (f"largest error {diff.max():.3g} at index {where}: expected {e[where].item()!r}, "
@@ -147,13 +188,15 @@ def _first_difference(got: Any, expected: Any) -> str:
 def _raised(error: Exception) -> str:
     """What the learner's function raised, with advice for the placeholder."""
     if isinstance(error, NotImplementedError):
-        return ("is not written yet (it raises NotImplementedError): replace the "
-                "`raise NotImplementedError` line with your code")
+        return (
+            "is not written yet (it raises NotImplementedError): replace the "
+            "`raise NotImplementedError` line with your code"
+        )
     return f"raised {type(error).__name__}: {error}"
 
 
 def _hint(got: Any, case: Case, hints: list[Hint], atol: float) -> str:
-    """The advice of the first hint whose typical mistake equals `got` on `case`, or ""."""
+    """Advice of the first hint whose mistake equals got on case, or ""."""
     for recognise, advice in hints:
         try:
             with np.errstate(all="ignore"):
@@ -167,10 +210,11 @@ def _hint(got: Any, case: Case, hints: list[Hint], atol: float) -> str:
 
 def run_checks(name: str, fn: Callable[..., Any], cases: Iterable[Case], hints: list[Hint],
          atol: float = 1e-6, verbose: bool = True) -> CheckResult:
-    """Run fn on every case, stop at the first failure, and print and return the verdict.
+    """Run fn on every case, stop at the first failure, return the verdict.
 
-    Whatever fn does (returns None, a string, a wrong shape, NaN, or raises) becomes a
-    verdict naming the case, what came back and what was expected, never a traceback.
+    Whatever fn does (returns None, a string, a wrong shape, NaN, or raises)
+    becomes a verdict naming the case, what came back and what was expected,
+    never a traceback.
     """
     check_function(fn, name)
     verbose = check_flag(verbose, "verbose")
@@ -181,8 +225,11 @@ def run_checks(name: str, fn: Callable[..., Any], cases: Iterable[Case], hints: 
         try:
             got = fn(*args, **case.kwargs)
         except Exception as error:  # the reader's bug, reported rather than raised
-            message = (f"✗ {name}: case {count} ({case.description}) {_raised(error)}\n"
-                       f"  input: {_describe(case.args)}")
+            message = (
+                f"✗ {name}: case {count} ({case.description}) "
+                f"{_raised(error)}\n"
+                f"  input: {_describe(case.args)}"
+            )
             break
         if not _close(got, case.expected, atol):
             message = (f"✗ {name}: case {count} ({case.description}) failed.\n"
@@ -200,10 +247,12 @@ def run_checks(name: str, fn: Callable[..., Any], cases: Iterable[Case], hints: 
 
 
 def check_function(fn: Any, checker: str) -> None:
-    """Raise TypeError naming `fn` unless it is the function to check (not its result)."""
+    """Raise TypeError naming fn unless it is a function (not its result)."""
     if not callable(fn):
-        raise TypeError(f"{checker} expects a function, the one to check, as fn; got "
-                        f"{type(fn).__name__} (pass `my_function`, not `my_function(...)`)")
+        raise TypeError(
+            f"{checker} expects a function, the one to check, as fn; got "
+            f"{type(fn).__name__} (pass `my_function`, not `my_function(...)`)"
+        )
 
 
 def check_tolerance(atol: Any) -> float:

@@ -154,9 +154,14 @@ def write_safetensors(
     """Write name -> array (any shape; dtypes of the DTYPES table except BF16) as a safetensors file."""
     path = _check_path(path)
     for name, value in (("tensors", tensors), ("metadata", metadata)):
-        if not isinstance(value, Mapping) and (name == "tensors" or value is not None):
-            raise TypeError(f"{name} must be a dict (name -> {'array' if name == 'tensors' else 'str'}), "
-                            f"got {type(value).__name__}")
+        if not isinstance(value, Mapping) and (
+            name == "tensors" or value is not None
+        ):
+            raise TypeError(
+                f"{name} must be a dict (name -> "
+                f"{'array' if name == 'tensors' else 'str'}), "
+                f"got {type(value).__name__}"
+            )
     header: dict[str, Any] = {}
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
@@ -184,19 +189,25 @@ def write_safetensors(
 
 
 def _check_path(path: Any) -> str:
-    """Return `path` as a str if it is a str or os.PathLike, else raise TypeError naming it."""
+    """Return path as a str if it is a str or os.PathLike, else raise."""
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__} {path!r:.60}")
+        raise TypeError(
+            f"path must be a str or pathlib.Path, got {type(path).__name__} "
+            f"{path!r:.60}"
+        )
     return os.fspath(path)
 
 
-def _write_atomically(path: str | os.PathLike[str], chunks: list[bytes]) -> None:
-    """Write `chunks` to a temporary file beside `path`, then rename it over `path`.
+def _write_atomically(
+    path: str | os.PathLike[str], chunks: list[bytes]
+) -> None:
+    """Write chunks to a temporary file beside path, then rename it over path.
 
-    Why: a reader may hold the old file memory-mapped (read_safetensors does by default).
-    Truncating that file in place kills the reader with SIGBUS, or silently changes
-    arrays it already loaded; a rename leaves the old inode alive for the reader, and a
-    crash mid-write leaves the old file whole instead of half a new one.
+    Why: a reader may hold the old file memory-mapped (read_safetensors does
+    by default). Truncating that file in place kills the reader with SIGBUS,
+    or silently changes arrays it already loaded; a rename leaves the old
+    inode alive for the reader, and a crash mid-write leaves the old file
+    whole instead of half a new one.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))

@@ -112,8 +112,11 @@ class WordPieceTokenizer:
                 f"special tokens {missing} are not in the vocabulary of {len(self.vocab)} tokens"
             )
         self.lowercase = check_flag(lowercase, "lowercase")
-        self.strip_accents = lowercase if strip_accents is None else check_flag(
-            strip_accents, "strip_accents")
+        self.strip_accents = (
+            lowercase
+            if strip_accents is None
+            else check_flag(strip_accents, "strip_accents")
+        )
         self.tokenize_cjk = check_flag(tokenize_cjk, "tokenize_cjk")
         self.unk_token, self.cls_token, self.sep_token = unk_token, cls_token, sep_token
         self.pad_token, self.mask_token = pad_token, mask_token
@@ -271,7 +274,9 @@ class WordPieceTokenizer:
 def _check_str(value: object, name: str) -> None:
     """Raise TypeError naming `name` unless value is a str."""
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__} {value!r:.60}")
+        raise TypeError(
+            f"{name} must be a str, got {type(value).__name__} {value!r:.60}"
+        )
 
 
 def load_tokenizer(folder: str | os.PathLike[str]) -> WordPieceTokenizer:

@@ -113,15 +113,22 @@ def gradient_check(f: Callable[[np.ndarray], float], x: Any, grad: Any, eps: flo
     if indices is not None:
         keep = tuple(indices.T)
         numerical, analytic = numerical[keep], analytic[keep]
-    # Divide by the largest entry first: the norms of gradients near 1e300 would overflow.
-    big = max(float(np.max(np.abs(analytic), initial=0.0)),
-              float(np.max(np.abs(numerical), initial=0.0)))
+    # Divide by the largest entry first: the norms of gradients near 1e300
+    # would overflow.
+    big = max(
+        float(np.max(np.abs(analytic), initial=0.0)),
+        float(np.max(np.abs(numerical), initial=0.0)),
+    )
     if big == 0.0:
         return 0.0
     if not math.isfinite(big):
-        raise ValueError("the numerical gradient of f at x is not finite (f overflows near x)")
+        raise ValueError(
+            "the numerical gradient of f at x is not finite (f overflows near "
+            "x)"
+        )
     analytic, numerical = analytic / big, numerical / big
-    scale = max(float(np.linalg.norm(analytic)), float(np.linalg.norm(numerical)))
+    scale = max(float(np.linalg.norm(analytic)),
+                float(np.linalg.norm(numerical)))
     return float(np.linalg.norm(analytic - numerical)) / scale
 
 
@@ -336,7 +343,8 @@ def embedding_backward(grad_out: Any, ids: Any, vocab_size: int) -> np.ndarray:
         raise TypeError(f"ids must hold integers, got dtype {ids.dtype} with shape {ids.shape}")
     if g.shape[:-1] != ids.shape:
         raise ValueError(f"grad_out must have shape ids.shape + (d,) = {ids.shape} + (d,), got {g.shape}")
-    check_size(vocab_size * g.shape[-1], "vocab_size", "the (vocab_size, d) gradient table")
+    check_size(vocab_size * g.shape[-1], "vocab_size",
+               "the (vocab_size, d) gradient table")
     if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(f"ids must lie in [0, {vocab_size}), got values from {ids.min()} to {ids.max()}")
     table = np.zeros((vocab_size, g.shape[-1]), dtype=g.dtype)

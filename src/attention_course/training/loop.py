@@ -43,7 +43,8 @@ class History:
 def _check_data(model: TinyAttentionModel, inputs: Any, targets: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate inputs, targets: (num_sequences, n) integer arrays of the same shape."""
     if not isinstance(model, TinyAttentionModel):
-        raise TypeError(f"model must be a TinyAttentionModel, got {type(model).__name__}")
+        raise TypeError(f"model must be a TinyAttentionModel, got "
+                        f"{type(model).__name__}")
     x, y = np.asarray(inputs), np.asarray(targets)
     if x.ndim != 2 or x.shape != y.shape:
         raise ValueError(f"{name} inputs and targets must be 2-D with the same shape (num_sequences, n), "
@@ -111,8 +112,11 @@ def train(
     batch_size = check_positive_int(batch_size, "batch_size")
     eval_every = check_positive_int(eval_every, "eval_every")
     # forward + backward cost about 6 multiply-adds per parameter per token
-    check_work(6 * steps * batch_size * x.shape[1] * model.num_parameters,
-               "steps or batch_size", f"{steps} steps of {batch_size} sequences")
+    check_work(
+        6 * steps * batch_size * x.shape[1] * model.num_parameters,
+        "steps or batch_size",
+        f"{steps} steps of {batch_size} sequences",
+    )
     if eval_data is not None:
         eval_x, eval_y = _check_data(model, *eval_data, "eval_data")
     if target_accuracy is not None:

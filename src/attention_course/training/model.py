@@ -18,7 +18,12 @@ from typing import Any
 import numpy as np
 
 from ..attention import scaled_dot_product_attention
-from ..checks import check_flag, check_float_dtype, check_positive_int, check_size
+from ..checks import (
+    check_flag,
+    check_float_dtype,
+    check_positive_int,
+    check_size,
+)
 from ..heads import merge_heads, split_heads
 from .grad import (
     attention_backward,
@@ -47,9 +52,17 @@ class TinyAttentionModel:
             raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
         dtype = check_float_dtype(dtype)
         seed = check_positive_int(seed, "seed", allow_zero=True)
-        self.residual, self.causal = check_flag(residual, "residual"), check_flag(causal, "causal")
-        count = (vocab_size + seq_len) * d_model + 4 * num_layers * d_model**2 + (d_model + 1) * vocab_size
-        check_size(count, "vocab_size, seq_len, d_model or num_layers", f"{count:.3g} parameters")
+        self.residual, self.causal = (
+            check_flag(residual, "residual"),
+            check_flag(causal, "causal"),
+        )
+        count = (
+            (vocab_size + seq_len) * d_model
+            + 4 * num_layers * d_model**2
+            + (d_model + 1) * vocab_size
+        )
+        check_size(count, "vocab_size, seq_len, d_model or "
+            "num_layers", f"{count:.3g} parameters")
         rng = np.random.default_rng(seed)
         bound = 1.0 / math.sqrt(d_model)  # keeps x @ w about as large as x at the start
         p: dict[str, np.ndarray] = {

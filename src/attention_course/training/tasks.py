@@ -25,7 +25,8 @@ def _random_tokens(num_sequences: int, length: int, vocab_size: int, seed: int) 
     length = check_positive_int(length, "length")
     vocab_size = check_positive_int(vocab_size, "vocab_size")
     seed = check_positive_int(seed, "seed", allow_zero=True)
-    check_size(num_sequences * length, "num_sequences * length", "the token array")
+    check_size(num_sequences * length, "num_sequences * "
+        "length", "the token array")
     return np.random.default_rng(seed).integers(0, vocab_size, size=(num_sequences, length), dtype=np.int64)
 
 
@@ -63,8 +64,11 @@ def retrieval_task(num_sequences: int, num_pairs: int, num_keys: int, num_values
         raise ValueError(f"num_pairs={num_pairs} distinct keys per sequence need num_keys >= num_pairs, "
                          f"got num_keys={num_keys}")
     seed = check_positive_int(seed, "seed", allow_zero=True)
-    check_size(num_sequences * (num_keys + 2 * num_pairs + 1), "num_sequences or num_keys",
-               "the random keys and the sequences")
+    check_size(
+        num_sequences * (num_keys + 2 * num_pairs + 1),
+        "num_sequences or num_keys",
+        "the random keys and the sequences",
+    )
     rng = np.random.default_rng(seed)
     # A random permutation per row, cut to num_pairs, gives distinct keys.
     keys = np.argsort(rng.random((num_sequences, num_keys)), axis=1)[:, :num_pairs]
@@ -87,7 +91,8 @@ def heldout_split(inputs: np.ndarray, targets: np.ndarray, num_test: int
     inputs, targets: (num_sequences, length). The last num_test unique rows form the test set,
     so no test sequence ever occurs in the training set ("held out" for real).
     """
-    inputs, targets = check_int_array(inputs, "inputs"), check_int_array(targets, "targets")
+    inputs = check_int_array(inputs, "inputs")
+    targets = check_int_array(targets, "targets")
     if inputs.ndim != 2 or inputs.shape != targets.shape:
         raise ValueError(f"inputs and targets must be 2-D arrays of the same shape (num_sequences, length), "
                          f"got inputs {inputs.shape} and targets {targets.shape}")
