@@ -171,3 +171,320 @@ def test_bad_input_raises_a_clear_error(name, call, error, words):
         call()
     for word in words:
         assert word in str(info.value), f"{name}: {word!r} not in the message {str(info.value)!r}"
+
+
+# ---- issue 19: the classes of silent garbage, each refused or made exact
+# ------------------------
+
+W8 = RNG.normal(size=(8, 8))
+
+
+def _nan_at(shape, index=0):
+    a = np.ones(shape)
+    a.flat[index] = np.nan
+    return a
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (
+            lambda: ac.multi_head_attention(
+                Z((3, 8)), Z((3, 8)), W8, W8, W8, _nan_at((8, 8)), num_heads=2
+            ),
+            "w_o",
+        ),
+        (
+            lambda: ac.multi_head_attention(
+                Z((3, 8)),
+                Z((3, 8)),
+                W8,
+                W8,
+                W8,
+                W8,
+                num_heads=2,
+                b_o=_nan_at(8),
+            ),
+            "b_o",
+        ),
+        (lambda: ac.layer_norm(Z((2, 4)), _nan_at(4), Z(4)), "gamma"),
+        (lambda: ac.layer_norm(Z((2, 4)), np.ones(4), _nan_at(4)), "beta"),
+        (
+            lambda: ac.feed_forward(
+                Z((2, 4)), _nan_at((4, 8)), Z(8), Z((8, 4)), Z(4)
+            ),
+            "w_1",
+        ),
+        (
+            lambda: ac.feed_forward(
+                Z((2, 4)), Z((4, 8)), Z(8), Z((8, 4)), _nan_at(4)
+            ),
+            "b_2",
+        ),
+        (
+            lambda: md.mean_pool(_nan_at((1, 2, 3)), np.ones((1, 2), bool)),
+            "hidden",
+        ),
+        (
+            lambda: tr.linear_backward(_nan_at((3, 4)), Z((3, 5)), Z((5, 4))),
+            "grad_out",
+        ),
+        (
+            lambda: tr.layer_norm_backward(Z((2, 4)), Z((2, 4)), _nan_at(4)),
+            "gamma",
+        ),
+        (lambda: tr.gelu_backward(Z((2, 3)), _nan_at((2, 3))), "x"),
+        (
+            lambda: tr.softmax_backward(
+                _nan_at((2, 3)), np.full((2, 3), 1 / 3)
+            ),
+            "grad_out",
+        ),
+        (
+            lambda: ac.KVCache(1, 2).append(_nan_at((1, 1, 2)), Z((1, 1, 2))),
+            "k",
+        ),
+    ],
+)
+def test_nan_in_weights_and_parameters_is_refused(call, name):
+    with pytest.raises(ValueError, match="NaN") as info:
+        call()
+    assert str(info.value).startswith(name), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ac.MultiHeadAttention(8, 2, RNG, dtype=np.int64),
+        lambda: ac.TransformerBlock(8, 2, 16, RNG, dtype=np.int64),
+        lambda: tr.TinyAttentionModel(5, 4, dtype=np.int32),
+        lambda: ac.KVCache(2, 4, dtype=np.int64),
+        lambda: ac.KVCache(2, 4, dtype=bool),
+        lambda: ac.MultiHeadAttention(8, 2, RNG, dtype="not a dtype"),
+    ],
+)
+def test_integer_dtypes_are_refused(make):
+    with pytest.raises(TypeError, match="dtype"):
+        make()
+
+
+@pytest.mark.parametrize(
+    "dtype, big",
+    [(np.float64, 1e200), (np.float64, 1e307), (np.float32, 1e30)],
+)
+def test_layer_norm_of_huge_finite_rows_is_exact(dtype, big):
+    x = np.array([[1.0, -2.0, 0.5, 3.0]], dtype=dtype)
+    out = ac.layer_norm(x * dtype(big), np.ones(4), np.zeros(4), eps=1e-5)
+    expected = ac.layer_norm(x, np.ones(4), np.zeros(4), eps=0.0 + 1e-30)
+    assert out.dtype == dtype and np.all(np.isfinite(out))
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+
+
+def test_layer_norm_is_unchanged_for_ordinary_rows():
+    x = RNG.normal(size=(5, 16)) * 3 + 1
+    mu = x.mean(-1, keepdims=True)
+    expected = (x - mu) / np.sqrt(
+        ((x - mu) ** 2).mean(-1, keepdims=True) + 1e-5
+    )
+    np.testing.assert_array_equal(
+        ac.layer_norm(x, np.ones(16), np.zeros(16)), expected
+    )
+
+
+def test_softmax_with_a_denormal_temperature_is_the_exact_limit():
+    out = ac.softmax(np.array([1.0, 3.0, 2.0, -np.inf]), temperature=5e-324)
+    np.testing.assert_array_equal(out, [0.0, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(
+        ac.softmax(np.array([1.0, 2.0]), temperature=2.0),
+        ac.softmax(np.array([0.5, 1.0])),
+        rtol=1e-15,
+    )
+
+
+@pytest.mark.parametrize(
+    "fn", [ac.scaled_dot_product_attention, ac.flash_attention]
+)
+def test_attention_with_scores_that_would_overflow_is_refused(fn):
+    q = np.full((2, 4), 1e160)
+    with pytest.raises(ValueError, match="overflow"):
+        fn(q, q, np.ones((2, 3)))
+    q32 = np.full((2, 4), 1e19, dtype=np.float32)
+    with pytest.raises(ValueError, match="float32"):
+        fn(q32, q32, np.ones((2, 3), np.float32))
+
+
+def test_zero_d_boolean_mask_works_in_the_multi_head_paths():
+    x = RNG.normal(size=(3, 8))
+    mha = ac.MultiHeadAttention(8, 2, np.random.default_rng(0))
+    np.testing.assert_allclose(mha(x, mask=np.array(True))[0], mha(x)[0])
+    q = RNG.normal(size=(4, 3, 8))
+    np.testing.assert_allclose(
+        ac.grouped_query_attention(q, q[:2], q[:2], mask=np.array(True))[0],
+        ac.grouped_query_attention(q, q[:2], q[:2])[0],
+    )
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (
+            lambda: ac.scaled_dot_product_attention(
+                Z((2, 2)), Z((2, 2)), Z((2, 2)), causal=np.ones(2, bool)
+            ),
+            "causal",
+        ),
+        (
+            lambda: ac.flash_attention(
+                Z((2, 2)), Z((2, 2)), Z((2, 2)), causal="yes"
+            ),
+            "causal",
+        ),
+        (
+            lambda: ac.multi_head_attention(
+                Z((3, 8)), Z((3, 8)), *[W8] * 4, num_heads=2, causal=np.ones(3)
+            ),
+            "causal",
+        ),
+        (
+            lambda: ac.grouped_query_attention(
+                Z((2, 2, 2)), Z((2, 2, 2)), Z((2, 2, 2)), need_weights=[1]
+            ),
+            "need_weights",
+        ),
+        (lambda: ac.MultiHeadAttention(8, 2, RNG, bias=np.ones(2)), "bias"),
+        (
+            lambda: ac.TransformerBlock(
+                8, 2, 16, RNG, norm_first=np.array([True, False])
+            ),
+            "norm_first",
+        ),
+        (lambda: tr.TinyAttentionModel(5, 4, causal=np.zeros(3)), "causal"),
+        (
+            lambda: tr.linear_backward(
+                Z((3, 4)), Z((3, 5)), Z((5, 4)), has_bias=np.ones(2)
+            ),
+            "has_bias",
+        ),
+        (lambda: ac.attention_tiles(4, 4, 2, causal=np.ones(2)), "causal"),
+    ],
+)
+def test_arrays_passed_as_flags_are_refused(call, name):
+    with pytest.raises(TypeError, match=f"^{name} must be True or False"):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (
+            lambda: tr.TinyAttentionModel(5, 4, num_layers=10**12),
+            ["num_layers", "GiB"],
+        ),
+        (
+            lambda: tr.train(
+                tr.TinyAttentionModel(5, 4),
+                np.zeros((2, 4), int),
+                np.zeros((2, 4), int),
+                steps=10**12,
+            ),
+            ["steps", "operations"],
+        ),
+        (lambda: ac.KVCache(8, 128, capacity=10**12), ["capacity", "PiB"]),
+        (lambda: ac.ToyDecoder(max_len=10**12), ["max_len", "memory"]),
+        (
+            lambda: ac.ToyDecoder(
+                vocab_size=5, d_model=8, num_heads=2, max_len=16
+            ).generate([1], 10**12),
+            ["max_new_tokens", "max_len=16"],
+        ),
+        (
+            lambda: tr.reversal_task(10**7, 10**7, 5),
+            ["num_sequences * length", "memory"],
+        ),
+        (lambda: ac.attention_tiles(10**9, 10**9, 1), ["n_q * n_k", "memory"]),
+    ],
+)
+def test_unbounded_sizes_are_refused_up_front(call, words):
+    with pytest.raises(ValueError) as info:
+        call()
+    for word in words:
+        assert word in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (
+            lambda: md.EncoderConfig(layer_norm_eps="1e-12"),
+            TypeError,
+            ["layer_norm_eps", "str"],
+        ),
+        (
+            lambda: md.EncoderConfig(layer_norm_eps=-1.0),
+            ValueError,
+            ["layer_norm_eps", "positive"],
+        ),
+        (
+            lambda: md.EncoderConfig(layer_norm_eps=float("nan")),
+            ValueError,
+            ["layer_norm_eps", "finite"],
+        ),
+        (
+            lambda: md.MiniLM(
+                md.EncoderConfig(max_position_embeddings=8),
+                {},
+                None,
+                max_seq_length=16,
+            ),
+            ValueError,
+            ["max_seq_length=16", "max_position_embeddings=8"],
+        ),
+        (
+            lambda: md.MiniLM(md.EncoderConfig(), {}, None, max_seq_length=0),
+            ValueError,
+            ["max_seq_length"],
+        ),
+        (
+            lambda: tr.heldout_split(np.zeros((4, 3)), np.zeros((4, 3)), 1),
+            TypeError,
+            ["inputs", "float64"],
+        ),
+        (
+            lambda: tr.heldout_split(
+                np.zeros((4, 3), int), np.zeros((4, 3), bool), 1
+            ),
+            TypeError,
+            ["targets", "bool"],
+        ),
+        (
+            lambda: tr.heldout_split(np.array([["a"]]), np.array([["a"]]), 1),
+            TypeError,
+            ["inputs"],
+        ),
+    ],
+)
+def test_configuration_is_checked_at_construction(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    for word in words:
+        assert word in str(info.value), str(info.value)
+
+
+def test_backward_helpers_refuse_weights_that_are_not_probabilities():
+    with pytest.raises(ValueError, match="^s with shape"):
+        tr.softmax_backward(np.ones((2, 3)), np.full((2, 3), 1e300))
+    with pytest.raises(ValueError, match="^weights with shape"):
+        tr.attention_backward(
+            Z((3, 2)), Z((3, 4)), Z((3, 4)), Z((3, 2)), np.full((3, 3), -0.5)
+        )
+
+
+def test_gradient_check_of_huge_gradients_is_exact():
+    x = RNG.normal(size=4)
+    assert (
+        tr.gradient_check(
+            lambda a: float(1e300 * a.sum()), x, np.full(4, 1e300)
+        )
+        < 1e-6
+    )
+    assert tr.gradient_check(lambda a: 0.0, x, np.zeros(4)) == 0.0

@@ -152,3 +152,69 @@ def test_real_model_file_matches_the_safetensors_library():
     for name in ours:
         assert ours[name].dtype == theirs[name].dtype and ours[name].shape == theirs[name].shape, name
         np.testing.assert_array_equal(ours[name], theirs[name])
+
+
+_REWRITE_WHILE_MAPPED = """
+import sys
+import numpy as np
+from attention_course.models import read_safetensors, write_safetensors
+path = sys.argv[1]
+old = np.arange(4096, dtype=np.float32)
+write_safetensors(path, {"w": old})
+mapped = read_safetensors(path)  # memory-mapped view of the file
+# same size, different content: a write in place would change `mapped`
+write_safetensors(path, {"w": old + 1})
+assert np.array_equal(mapped["w"], old), "same-size rewrite changed an array"
+# smaller file: a truncation in place would make the next read SIGBUS
+write_safetensors(path, {"w": np.zeros(3, dtype=np.float32)})
+assert float(mapped["w"].sum()) == float(old.sum())
+assert read_safetensors(path)["w"].shape == (3,)
+print("ok")
+"""
+
+
+def test_rewriting_a_mapped_file_keeps_the_old_arrays(tmp_path):
+    """A reader holding the old file mapped keeps it whole (no SIGBUS)."""
+    import os
+    import subprocess
+    import sys
+
+    # in a subprocess: a SIGBUS there fails this test instead of killing pytest
+    env = dict(os.environ)
+    src = os.path.join(os.path.dirname(os.path.dirname(__file__)), "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _REWRITE_WHILE_MAPPED,
+            str(tmp_path / "w.safetensors"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "ok" in done.stdout, (
+        done.returncode,
+        done.stderr,
+    )
+    assert os.listdir(tmp_path) == ["w.safetensors"], (
+        "a temporary file was left behind"
+    )
+
+
+def test_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
+    """A crash mid-write leaves the old file whole and no temporary file."""
+    path = tmp_path / "w.safetensors"
+    write_safetensors(path, {"w": np.ones(5, dtype=np.float32)})
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_safetensors(path, {"w": np.zeros(7, dtype=np.float32)})
+    monkeypatch.undo()
+    assert read_safetensors(path, mmap=False)["w"].tolist() == [1.0] * 5
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]

@@ -19,7 +19,14 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from .checks import as_float_array, check_finite, check_mask, check_scalar
+from .checks import (
+    as_float_array,
+    check_axis,
+    check_finite,
+    check_flag,
+    check_mask,
+    check_scalar,
+)
 from .masks import causal_mask, check_mask_axes
 
 __all__ = ["softmax", "scaled_dot_product_attention"]
@@ -29,17 +36,27 @@ def softmax(x: Any, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
     """Numerically stable softmax of x / temperature along `axis`; x: (...) -> same shape.
 
     Entries of -inf get weight exactly 0. A slice that is entirely -inf (nothing to attend
-    to) gets all-zero weights instead of NaN.
+    to) gets all-zero weights instead of NaN. Any positive temperature, even a
+    denormal one, gives the exact result (the shift comes before the division,
+    so nothing overflows).
     """
     x = as_float_array(x, "x")
     temperature = check_scalar(temperature, "temperature", positive=True)
     check_finite(x, "x", allow_neg_inf=True)
     if x.ndim == 0:
         raise ValueError("x must have at least 1 dimension, got a scalar (shape ())")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis {axis} is out of range for x with shape {x.shape}")
-    z = x / temperature if temperature != 1.0 else x.copy()
-    return _softmax_inplace(z, axis)
+    axis = check_axis(axis, x, "x")
+    if temperature == 1.0:
+        return _softmax_inplace(x.copy(), axis)
+    # Shift by the row maximum *before* dividing: x / temperature overflows to
+    # inf for a tiny temperature (inf - inf = NaN), while (x - max) /
+    # temperature only reaches -inf, whose weight is exactly 0. So any positive
+    # temperature gives the exact limit.
+    row_max = np.max(x, axis=axis, keepdims=True) if x.size else 0.0
+    row_max = np.where(np.isfinite(row_max), row_max, 0.0)
+    with np.errstate(over="ignore"):
+        z = (x - row_max) / temperature
+    return _softmax_inplace(z.astype(x.dtype, copy=False), axis)
 
 
 def _softmax_inplace(z: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -84,6 +101,27 @@ def _check_qkv(q: Any, k: Any, v: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return q.astype(dtype, copy=False), k.astype(dtype, copy=False), v.astype(dtype, copy=False)
 
 
+def _check_scores_fit(q: np.ndarray, k: np.ndarray, scale: float) -> None:
+    """Raise ValueError if q k^T * scale could overflow (inf - inf = NaN).
+
+    A bound, not the exact scores: |score| <= d_k * max|q| * max|k| * |scale|.
+    """
+    if q.size == 0 or k.size == 0:
+        return
+    big = float(np.finfo(q.dtype).max) / 4
+    q_max, k_max = float(np.max(np.abs(q))), float(np.max(np.abs(k)))
+    bound = q.shape[-1] * q_max * k_max * abs(scale)
+    if bound > big or q_max * abs(scale) > big:
+        raise ValueError(
+            f"q (max |q| = {q_max:.3g}, shape {q.shape}) and k (max |k| = "
+            f"{k_max:.3g}, shape {k.shape}) are so large that the scores q "
+            "k^T * "
+            f"scale could overflow {q.dtype} (bound {bound:.3g}); scale the "
+            "inputs "
+            "down or use float64"
+        )
+
+
 # Rows of scores handled per step: 2**18 elements is 1 MiB in float32, so a block of scores
 # stays in the L2 cache through all the softmax passes instead of streaming from main memory.
 _BLOCK_ELEMENTS = 2**18
@@ -125,8 +163,12 @@ def scaled_dot_product_attention(
     scale: defaults to 1/sqrt(d_k). A query whose keys are all masked gets zero weights and a zero
     output, never NaN. need_weights=False returns (output, None) and skips normalising the
     n_q x n_k weights (the (n_q, d_v) output is divided by the row sums instead), which is faster.
+    q and k so large that the scores could overflow (d_k max|q| max|k| scale
+    near the float type's maximum) raise ValueError instead of returning NaN.
     """
     q, k, v = _check_qkv(q, k, v)
+    causal = check_flag(causal, "causal")
+    need_weights = check_flag(need_weights, "need_weights")
     n_q, d_k = q.shape[-2:]
     n_k, d_v = k.shape[-2], v.shape[-1]
     batch = q.shape[:-2]
@@ -139,6 +181,7 @@ def scaled_dot_product_attention(
         allowed = tri if allowed is None else (allowed & tri)
     # A Python float keeps float32 scores float32 (a numpy float64 scalar would not).
     scale = 1.0 / math.sqrt(d_k) if scale is None else check_scalar(scale, "scale")
+    _check_scores_fit(q, k, scale)
 
     out = np.zeros(batch + (n_q, d_v), dtype=q.dtype)
     weights = np.empty(scores_shape, dtype=q.dtype) if need_weights else None

@@ -8,7 +8,16 @@ from typing import Any
 import numpy as np
 from scipy.special import erf
 
-from .checks import as_float_array, check_finite, check_positive_int, check_scalar
+from .checks import (
+    as_float_array,
+    check_array,
+    check_finite,
+    check_flag,
+    check_float_dtype,
+    check_positive_int,
+    check_scalar,
+    check_size,
+)
 from .heads import MultiHeadAttention
 
 __all__ = ["layer_norm", "gelu", "feed_forward", "TransformerBlock"]
@@ -17,19 +26,27 @@ __all__ = ["layer_norm", "gelu", "feed_forward", "TransformerBlock"]
 def layer_norm(x: Any, gamma: Any, beta: Any, eps: float = 1e-5) -> np.ndarray:
     """Normalise each row of x: (..., d) to mean 0, variance 1, then scale by gamma: (d,), shift by beta: (d,)."""
     x = as_float_array(x, "x", min_ndim=1)
-    gamma = as_float_array(gamma, "gamma")
-    beta = as_float_array(beta, "beta")
+    gamma = check_array(gamma, "gamma")
+    beta = check_array(beta, "beta")
     d = x.shape[-1]
     for name, arr in (("gamma", gamma), ("beta", beta)):
         if arr.shape != (d,):
             raise ValueError(f"{name} must have shape ({d},) to match x with shape {x.shape}, got {arr.shape}")
     eps = check_scalar(eps, "eps", positive=True)
     check_finite(x, "x")
-    mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
-    # The biased variance (divide by d), as in the original paper and in PyTorch.
-    var = np.mean(centred * centred, axis=-1, keepdims=True)
-    out = centred / np.sqrt(var + eps)
+    # Divide each row by a power of two near its largest |x| first: squares of
+    # 1e200 (or 1e30 in float32) overflow, and a power of two changes no bit of
+    # the result.
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        _, exponent = np.frexp(np.max(np.abs(x), axis=-1, keepdims=True))
+        scale = np.ldexp(np.ones_like(exponent, dtype=x.dtype), exponent)
+        xs = x / scale
+        mean = xs.mean(axis=-1, keepdims=True)
+        centred = xs - mean
+        # The biased variance (divide by d), as in the original paper and in
+        # PyTorch.
+        var = np.mean(centred * centred, axis=-1, keepdims=True)
+        out = centred / np.sqrt(var + eps / (scale * scale))
     return (out * gamma + beta).astype(x.dtype, copy=False)
 
 
@@ -49,8 +66,8 @@ def feed_forward(x: Any, w_1: Any, b_1: Any, w_2: Any, b_2: Any) -> np.ndarray:
     x: (..., n, d_model), w_1: (d_model, d_ff), b_1: (d_ff,), w_2: (d_ff, d_model), b_2: (d_model,).
     The same two-layer network is applied to every token separately.
     """
-    x = as_float_array(x, "x", min_ndim=1)
-    w_1, b_1, w_2, b_2 = (as_float_array(a, n) for a, n in
+    x = check_array(x, "x", min_ndim=1)
+    w_1, b_1, w_2, b_2 = (check_array(a, n) for a, n in
                           ((w_1, "w_1"), (b_1, "b_1"), (w_2, "w_2"), (b_2, "b_2")))
     d_model = x.shape[-1]
     if w_1.ndim != 2 or w_1.shape[0] != d_model:
@@ -93,6 +110,18 @@ class TransformerBlock:
             raise TypeError(
                 f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
             )
+        dtype = check_float_dtype(dtype)
+        check_size(
+            2 * d_model * d_ff,
+            "d_model or d_ff",
+            "the feed-forward weights",
+            itemsize=dtype.itemsize,
+        )
+        causal, cross_attention, norm_first = (
+            check_flag(causal, "causal"),
+            check_flag(cross_attention, "cross_attention"),
+            check_flag(norm_first, "norm_first"),
+        )
         self.d_model, self.num_heads, self.d_ff = d_model, num_heads, d_ff
         self.causal, self.norm_first = bool(causal), bool(norm_first)
         self.eps = check_scalar(eps, "eps", positive=True)
@@ -160,6 +189,13 @@ class TransformerBlock:
         cross-attention scores (..., n, n_mem), e.g. a padding mask of the source.
         """
         x, memory = self._check_inputs(x, memory)
+        for name, m in (("mask", mask), ("memory_mask", memory_mask)):
+            if m is not None and np.asarray(m).dtype != np.bool_:
+                raise TypeError(
+                    f"{name} must be a boolean array (True = may attend), got "
+                    "dtype "
+                    f"{np.asarray(m).dtype} with shape {np.shape(m)}"
+                )
         weights: dict[str, np.ndarray] = {}
 
         def self_attention(h: np.ndarray) -> np.ndarray:

@@ -14,8 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from .attention import _check_qkv
-from .checks import as_float_array, check_finite, check_mask, check_positive_int, check_scalar
+from .attention import _check_qkv, _check_scores_fit
+from .checks import (
+    as_float_array,
+    check_finite,
+    check_flag,
+    check_mask,
+    check_positive_int,
+    check_scalar,
+    check_size,
+)
 from .masks import check_mask_axes
 
 __all__ = ["online_softmax", "online_softmax_trace", "flash_attention", "attention_tiles"]
@@ -85,6 +93,9 @@ def attention_tiles(n_q: int, n_k: int, block_size: int, causal: bool = False) -
     n_q = check_positive_int(n_q, "n_q", allow_zero=True)
     n_k = check_positive_int(n_k, "n_k", allow_zero=True)
     block_size = check_positive_int(block_size, "block_size")
+    causal = check_flag(causal, "causal")
+    check_size(-(-n_q // block_size) * -(-n_k // block_size), "n_q * n_k",
+               "the table of tiles")
     tiles = np.full((-(-n_q // block_size), -(-n_k // block_size)), 2, dtype=np.int64)
     if causal:
         offset = n_k - n_q  # query i sits at position i + offset
@@ -124,6 +135,7 @@ def flash_attention(
     """
     q, k, v = _check_qkv(q, k, v)
     block_size = check_positive_int(block_size, "block_size")
+    causal = check_flag(causal, "causal")
     n_q, d_k = q.shape[-2:]
     n_k, d_v = k.shape[-2], v.shape[-1]
     batch = q.shape[:-2]
@@ -134,6 +146,7 @@ def flash_attention(
         check_mask_axes(np.shape(mask), scores_shape)
         blocked = np.broadcast_to(check_mask(mask, scores_shape), scores_shape)
     scale = 1.0 / math.sqrt(d_k) if scale is None else check_scalar(scale, "scale")
+    _check_scores_fit(q, k, scale)
     dtype = q.dtype
 
     out = np.zeros(batch + (n_q, d_v), dtype=dtype)

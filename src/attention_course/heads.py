@@ -12,7 +12,17 @@ from typing import Any
 import numpy as np
 
 from .attention import scaled_dot_product_attention
-from .checks import as_float_array, check_mask, check_positive_int, check_scalar
+from .checks import (
+    as_float_array,
+    check_array,
+    check_finite,
+    check_flag,
+    check_float_dtype,
+    check_mask,
+    check_positive_int,
+    check_scalar,
+    check_size,
+)
 from .masks import check_mask_axes
 
 __all__ = [
@@ -57,7 +67,7 @@ def merge_heads(x: Any) -> np.ndarray:
 
 def _check_linear(w: Any, b: Any, name: str, d_in: int, d_out: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Check w: (d_in, d_out) and b: (d_out,) (or None) and return them as arrays."""
-    w = as_float_array(w, f"w_{name}")
+    w = check_array(w, f"w_{name}")
     if w.shape != (d_in, d_out):
         raise ValueError(
             f"w_{name} must have shape (d_model, d_model) = ({d_in}, {d_out}) in the y = x @ w "
@@ -65,7 +75,7 @@ def _check_linear(w: Any, b: Any, name: str, d_in: int, d_out: int) -> tuple[np.
         )
     if b is None:
         return w, None
-    b = as_float_array(b, f"b_{name}")
+    b = check_array(b, f"b_{name}")
     if b.shape != (d_out,):
         raise ValueError(f"b_{name} must have shape ({d_out},), got {b.shape}")
     return w, b
@@ -113,7 +123,10 @@ def multi_head_attention(
             f"{x_q.shape} and x_kv {x_kv.shape}"
         )
     d_model = x_q.shape[-1]
+    check_finite(x_q, "x_q")
+    check_finite(x_kv, "x_kv")
     num_heads = check_positive_int(num_heads, "num_heads")
+    causal = check_flag(causal, "causal")
     if d_model % num_heads:
         raise ValueError(f"num_heads={num_heads} must divide d_model={d_model} (x_q has shape {x_q.shape})")
     w_q, b_q = _check_linear(w_q, b_q, "q", d_model, d_model)
@@ -142,6 +155,14 @@ class MultiHeadAttention:
             raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+        dtype = check_float_dtype(dtype)
+        bias = check_flag(bias, "bias")
+        check_size(
+            4 * d_model * (d_model + 1),
+            "d_model",
+            "the four weight matrices",
+            itemsize=dtype.itemsize,
+        )
         self.d_model, self.num_heads = d_model, num_heads
         bound = 1.0 / math.sqrt(d_model)
         self.params: dict[str, np.ndarray] = {}
@@ -189,6 +210,8 @@ def grouped_query_attention(
     q = as_float_array(q, "q")
     k = as_float_array(k, "k")
     v = as_float_array(v, "v")
+    causal = check_flag(causal, "causal")
+    need_weights = check_flag(need_weights, "need_weights")
     for name, arr in (("q", q), ("k", k), ("v", v)):
         if arr.ndim < 3:
             raise ValueError(
@@ -243,6 +266,9 @@ def _head_mask(mask: Any, batch: tuple[int, ...], num_heads: int, n_q: int,
     otherwise it is shared by all heads, which gains it a size-1 heads axis.
     """
     arr = np.asarray(mask)
+    # a 0-d or 1-d mask gains the query axis first, so the heads axis goes
+    # before it
+    arr = arr.reshape((1,) * max(0, 2 - arr.ndim) + arr.shape)
     scores_shape = batch + (n_q, n_kv)
     if arr.ndim == len(scores_shape) + 1:
         head_shape = batch + (num_heads, n_q, n_kv)

@@ -16,7 +16,14 @@ import numpy as np
 
 from .attention import scaled_dot_product_attention
 from .blocks import feed_forward, layer_norm
-from .checks import as_float_array, check_positive_int
+from .checks import (
+    check_array,
+    check_flag,
+    check_float_dtype,
+    check_int_array,
+    check_positive_int,
+    check_size,
+)
 from .heads import grouped_query_attention, merge_heads, split_heads
 
 __all__ = ["KVCache", "kv_cache_bytes", "ToyDecoder"]
@@ -50,14 +57,18 @@ class KVCache:
         self.num_kv_heads = check_positive_int(num_kv_heads, "num_kv_heads")
         self.head_dim = check_positive_int(head_dim, "head_dim")
         capacity = check_positive_int(capacity, "capacity")
+        dtype = check_float_dtype(dtype)
+        check_size(2 * self.num_kv_heads * capacity * self.head_dim,
+                   "num_kv_heads, head_dim or capacity",
+                   "the keys and values", itemsize=dtype.itemsize)
         self._k = np.empty((self.num_kv_heads, capacity, self.head_dim), dtype=dtype)
         self._v = np.empty_like(self._k)
         self.length = 0
 
     def append(self, k: Any, v: Any) -> None:
         """Append k, v: (num_kv_heads, t, head_dim) for t new tokens."""
-        k = as_float_array(k, "k")
-        v = as_float_array(v, "v")
+        k = check_array(k, "k")
+        v = check_array(v, "v")
         expected = (self.num_kv_heads, None, self.head_dim)
         for name, arr in (("k", k), ("v", v)):
             if arr.ndim != 3 or arr.shape[0] != self.num_kv_heads or arr.shape[2] != self.head_dim:
@@ -139,6 +150,14 @@ class ToyDecoder:
             num_heads if num_kv_heads is None else check_positive_int(num_kv_heads, "num_kv_heads")
         )
         self.max_len = check_positive_int(max_len, "max_len")
+        seed = check_positive_int(seed, "seed", allow_zero=True)
+        check_size(
+            self.max_len * self.d_model
+            + 2 * self.vocab_size * self.d_model
+            + 12 * self.d_model**2,
+            "vocab_size, d_model or max_len",
+            "the decoder's weights",
+        )
         if d_model % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
         if self.num_heads % self.num_kv_heads:
@@ -203,10 +222,19 @@ class ToyDecoder:
         use_cache=False reruns the whole sequence every step; use_cache=True runs the prompt once
         and then one token per step. Both choose the same tokens.
         """
-        prompt = np.asarray(prompt)
+        prompt = check_int_array(prompt, "prompt")
         max_new_tokens = check_positive_int(max_new_tokens, "max_new_tokens", allow_zero=True)
+        use_cache = check_flag(use_cache, "use_cache")
         if prompt.ndim != 1 or prompt.size == 0:
             raise ValueError(f"prompt must be a non-empty 1-D array of token ids, got shape {prompt.shape}")
+        if (
+            prompt.size + max_new_tokens - 1 > self.max_len
+        ):  # the last token is not fed back
+            raise ValueError(
+                f"prompt (shape {prompt.shape}) plus "
+                f"max_new_tokens={max_new_tokens} "
+                f"does not fit in max_len={self.max_len} positions"
+            )
         new = np.empty(max_new_tokens, dtype=np.int64)
         if use_cache:
             cache = self.new_cache(capacity=prompt.size + max_new_tokens)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import check_positive_int
+from .checks import check_positive_int, check_size
 
 __all__ = ["causal_mask", "padding_mask", "check_mask_axes"]
 
@@ -24,6 +24,7 @@ def causal_mask(n_q: int, n_k: int | None = None) -> np.ndarray:
     """
     n_q = check_positive_int(n_q, "n_q", allow_zero=True)
     n_k = n_q if n_k is None else check_positive_int(n_k, "n_k", allow_zero=True)
+    check_size(n_q * n_k, "n_q or n_k", "the (n_q, n_k) mask", itemsize=1)
     query_position = np.arange(n_q)[:, None] + (n_k - n_q)
     key_position = np.arange(n_k)[None, :]
     return key_position <= query_position
@@ -39,6 +40,7 @@ def padding_mask(lengths: Any, n: int, *, heads: bool = False) -> np.ndarray:
     up with the heads axis; `check_mask_axes` refuses that.
     """
     n = check_positive_int(n, "n", allow_zero=True)
+    check_size(n, "n", "one row of the mask", itemsize=1)
     arr = np.asarray(lengths)
     if arr.ndim != 1:
         raise ValueError(f"lengths must be a 1-D array of shape (batch,), got shape {arr.shape}")

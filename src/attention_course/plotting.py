@@ -1,7 +1,7 @@
 """Figures for attention weights: labelled heatmaps with colour-blind-safe colour maps.
 
-This module takes arrays and words and imports nothing else from the package, so every
-layer of the course can use it.
+This module takes arrays and words and imports only the input checks from the
+package, so every layer of the course can use it.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from .checks import check_array, check_positive_int, check_texts
 
 __all__ = [
     "plot_attention",
@@ -30,7 +32,9 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 
 def _check_weights_2d(weights: Any, query_labels: Sequence[str], key_labels: Sequence[str]) -> np.ndarray:
     """Return weights: (n_q, n_k) as an array after checking it matches the label counts."""
-    w = np.asarray(weights, dtype=float)
+    w = check_array(weights, "weights")
+    check_texts(query_labels, "query_labels")
+    check_texts(key_labels, "key_labels")
     if w.ndim != 2:
         raise ValueError(f"weights must be 2-D (n_q, n_k), got shape {w.shape}")
     if len(query_labels) != w.shape[0] or len(key_labels) != w.shape[1]:
@@ -62,8 +66,13 @@ def plot_attention(
     """
     import matplotlib.pyplot as plt
 
-    key_labels = list(query_labels) if key_labels is None else list(key_labels)
-    w = _check_weights_2d(weights, list(query_labels), key_labels)
+    query_labels = check_texts(query_labels, "query_labels")
+    key_labels = (
+        list(query_labels)
+        if key_labels is None
+        else check_texts(key_labels, "key_labels")
+    )
+    w = _check_weights_2d(weights, query_labels, key_labels)
     if ax is None:
         size = (1.2 + 0.6 * w.shape[1], 1.0 + 0.45 * w.shape[0])
         width = min(max(size[0], 3.5), FIGURE_WIDTH)
@@ -96,8 +105,14 @@ def attention_table(
     top: int = 3,
 ) -> str:
     """Text alternative to a heatmap of weights: (n_q, n_k): each query's top keys with weights."""
-    key_labels = list(query_labels) if key_labels is None else list(key_labels)
-    w = _check_weights_2d(weights, list(query_labels), key_labels)
+    query_labels = check_texts(query_labels, "query_labels")
+    key_labels = (
+        list(query_labels)
+        if key_labels is None
+        else check_texts(key_labels, "key_labels")
+    )
+    w = _check_weights_2d(weights, query_labels, key_labels)
+    top = check_positive_int(top, "top")
     if top < 1:
         raise ValueError(f"top must be at least 1, got {top}")
     width = max((len(label) for label in query_labels), default=0)

@@ -14,7 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from .checks import as_float_array, check_finite, check_positive_int, check_scalar
+from .checks import (
+    as_float_array,
+    check_finite,
+    check_positive_int,
+    check_scalar,
+    check_size,
+)
 
 __all__ = [
     "sinusoidal_frequencies",
@@ -28,6 +34,7 @@ __all__ = [
 def _check_even(d: Any, name: str = "d") -> int:
     """Return d as an int if it is a positive even integer, else raise."""
     d = check_positive_int(d, name)
+    check_size(d, name, f"{name} features per position")
     if d % 2:
         raise ValueError(f"{name} must be even (features come in sin/cos pairs), got {name}={d}")
     return d
@@ -47,6 +54,7 @@ def sinusoidal_positional_encoding(n: int, d: int, base: float = 10000.0) -> np.
     """
     n = check_positive_int(n, "n", allow_zero=True)
     omega = sinusoidal_frequencies(d, base)  # (d/2,)
+    check_size(n * omega.size * 2, "n", "the encoding (n, d)")
     angles = np.arange(n, dtype=np.float64)[:, None] * omega[None, :]  # (n, d/2)
     pe = np.empty((n, omega.size * 2))
     pe[:, 0::2] = np.sin(angles)

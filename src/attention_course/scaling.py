@@ -17,7 +17,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .attention import softmax
-from .checks import as_float_array, check_finite, check_positive_int
+from .checks import (
+    as_float_array,
+    check_finite,
+    check_flag,
+    check_positive_int,
+    check_size,
+)
 
 __all__ = [
     "SaturationStats",
@@ -53,6 +59,9 @@ def random_dot_products(
     d_k = check_positive_int(d_k, "d_k")
     n_samples = check_positive_int(n_samples, "n_samples")
     rng = _check_rng(rng)
+    scaled = check_flag(scaled, "scaled")
+    check_size(n_samples, "n_samples", "the dot products")
+    check_size(2 * d_k, "d_k", "one query and one key")
     out = np.empty(n_samples)
     rows_per_chunk = max(1, _CHUNK_ELEMENTS // d_k)
     for start in range(0, n_samples, rows_per_chunk):
@@ -94,6 +103,12 @@ def random_scores(
     n_keys = check_positive_int(n_keys, "n_keys")
     rng = _check_rng(rng)
     lead = () if n_batch is None else (check_positive_int(n_batch, "n_batch"),)
+    scaled = check_flag(scaled, "scaled")
+    check_size(
+        math.prod(lead) * ((n_queries + n_keys) * d_k + n_queries * n_keys),
+        "d_k, n_queries, n_keys or n_batch",
+        "the random queries, keys and scores",
+    )
     q = rng.standard_normal(lead + (n_queries, d_k))
     k = rng.standard_normal(lead + (n_keys, d_k))
     scores = q @ np.swapaxes(k, -1, -2)  # Shape of scores: (*lead, n_queries, n_keys)
@@ -170,6 +185,16 @@ def saturation_stats(
     n_batch * n_queries queries (and the median of the norm), plus the standard deviation of all
     scores. Independent batches keep the result from hanging on one unlucky draw of n_keys keys.
     """
+    # the Jacobians, (n_batch, n_queries, n_keys, n_keys), are the largest
+    # array made here
+    if n_batch is not None:
+        check_size(
+            check_positive_int(n_batch, "n_batch")
+            * check_positive_int(n_queries, "n_queries")
+            * check_positive_int(n_keys, "n_keys") ** 2,
+            "n_batch, n_queries or n_keys",
+            "the softmax Jacobians",
+        )
     scores = random_scores(d_k, n_queries, n_keys, rng, scaled=scaled, n_batch=n_batch)
     weights = softmax(scores)  # Shape of weights: (n_batch, n_queries, n_keys)
     jac = softmax_jacobian(weights)  # Shape of jac: (n_batch, n_queries, n_keys, n_keys)

@@ -10,11 +10,23 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..blocks import feed_forward, gelu
+from ..checks import check_flag
 from ..heads import merge_heads, split_heads
 from ..masks import padding_mask
 from ..models.minilm import EncoderConfig, EncoderOutput, MiniLM, mean_pool
 from ..models.tokenizer import WordPieceTokenizer
-from .checking import Case, CheckResult, Hint, case_rng, run_checks, verdict
+from .checking import (
+    Case,
+    CheckResult,
+    Hint,
+    _describe,
+    _raised,
+    case_rng,
+    check_function,
+    check_tolerance,
+    run_checks,
+    verdict,
+)
 
 __all__ = [
     "check_feed_forward",
@@ -156,6 +168,15 @@ def _compare_stages(yours: Any, reference: Any, real: np.ndarray,
     return None, compared, None
 
 
+def _not_stages(got: Any, error: Exception) -> str:
+    """Why `got` cannot be compared stage by stage, with a hint for None."""
+    if got is None:
+        return ("returned None; did you forget to `return` the dict of stages "
+                f"(keys {_STAGE_KEYS})?")
+    return (f"expected a dict with keys {_STAGE_KEYS}, got {_describe(got)} "
+            f"({type(error).__name__}: {error})")
+
+
 def check_encoder_stages(yours: Any, reference: EncoderOutput, atol: float = 1e-4,
                          verbose: bool = True) -> CheckResult:
     """Compare an encoder's stages with a reference forward pass; name the first stage that differs.
@@ -167,8 +188,23 @@ def check_encoder_stages(yours: Any, reference: EncoderOutput, atol: float = 1e-
     Only real tokens count (padding queries' rows are ignored).
     """
     name = "check_encoder_stages"
+    atol, verbose = check_tolerance(atol), check_flag(verbose, "verbose")
+    if not isinstance(reference, EncoderOutput):
+        raise TypeError(
+            f"reference must be an EncoderOutput (model.forward(...)), "
+            f"got {type(reference).__name__}"
+        )
     real = np.asarray(reference.attention_mask, dtype=bool)
-    failed, compared, detail = _compare_stages(yours, reference, real, atol)
+    try:
+        failed, compared, detail = _compare_stages(
+            yours, reference, real, atol
+        )
+    except (
+        Exception
+    ) as error:  # yours is not a dict of stages: a verdict, not a traceback
+        return verdict(
+            name, f"✗ {name}: {_not_stages(yours, error)}", 0, verbose
+        )
     if compared == 0:
         message = f"✗ {name}: no stage to compare; give at least one of the keys {_STAGE_KEYS}."
     elif failed is not None:
@@ -324,8 +360,11 @@ def check_minilm_encoder(fn: Callable[..., Any], tensors: Mapping[str, np.ndarra
     all-MiniLM-L6-v2 weights).
     """
     name = "check_minilm_encoder"
-    if not callable(fn):
-        raise TypeError(f"{name} expects a function, got {type(fn).__name__}")
+    check_function(fn, name)
+    atol, verbose = check_tolerance(atol), check_flag(verbose, "verbose")
+    if tensors is not None and not isinstance(tensors, Mapping):
+        raise TypeError(f"tensors must be a dict name -> array, got "
+                        f"{type(tensors).__name__}")
     if tensors is None or config is None:
         from ..models.minilm import minilm_folder
         from ..models.safetensors_io import read_safetensors
@@ -340,11 +379,17 @@ def check_minilm_encoder(fn: Callable[..., Any], tensors: Mapping[str, np.ndarra
         shapes = f"input_ids {ids.shape}, attention_mask {real.shape}"
         try:
             got = fn(tensors, ids.copy(), real.copy(), types.copy())
-            reference = model.forward(ids, real, types)
-            failed, _, detail = _compare_stages(got, reference, real, atol)
         except Exception as error:  # the reader's bug, reported rather than raised
-            message = (f"✗ {name}: case {count} ({description}) raised {type(error).__name__}: {error}\n"
+            message = (f"✗ {name}: case {count} ({description}) "
+                       f"{_raised(error)}\n"
                        f"  input: {shapes}")
+            break
+        reference = model.forward(ids, real, types)
+        try:
+            failed, _, detail = _compare_stages(got, reference, real, atol)
+        except Exception as error:  # what came back is not a dict of stages
+            message = (f"✗ {name}: case {count} ({description}) failed.\n"
+                       f"  input: {shapes}\n  {_not_stages(got, error)}")
             break
         if failed is None:
             missing = [k for k in _STAGE_KEYS if k not in got]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,13 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..blocks import gelu, layer_norm
-from ..checks import check_positive_int
+from ..checks import (
+    check_array,
+    check_flag,
+    check_int_array,
+    check_positive_int,
+    check_scalar,
+)
 from ..heads import merge_heads, split_heads
 from ..masks import padding_mask
 from .safetensors_io import read_safetensors
@@ -91,6 +97,13 @@ class EncoderConfig:
                                                         "intermediate_size", "max_position_embeddings")}
         for name, value in sizes.items():
             check_positive_int(value, name)
+        check_positive_int(self.type_vocab_size, "type_vocab_size")
+        check_scalar(self.layer_norm_eps, "layer_norm_eps", positive=True)
+        if not isinstance(self.hidden_act, str):
+            raise TypeError(
+                f"hidden_act must be a string such as 'gelu', got "
+                f"{type(self.hidden_act).__name__} {self.hidden_act!r}"
+            )
         if self.hidden_size % self.num_heads:
             raise ValueError(f"num_heads={self.num_heads} must divide hidden_size={self.hidden_size}")
 
@@ -148,6 +161,16 @@ class EncoderOutput:
 
 def mean_pool(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
     """Average over real tokens only: hidden (batch, n, d), attention_mask (batch, n) bool -> (batch, d)."""
+    hidden = check_array(hidden, "hidden")
+    attention_mask = np.asarray(attention_mask)
+    if not (
+        attention_mask.dtype == np.bool_
+        or np.issubdtype(attention_mask.dtype, np.integer)
+    ):
+        raise TypeError(
+            f"attention_mask must be boolean (True = real token), got dtype "
+            f"{attention_mask.dtype} with shape {attention_mask.shape}"
+        )
     if hidden.ndim != 3 or attention_mask.shape != hidden.shape[:2]:
         raise ValueError(
             f"hidden must be (batch, n, d) and attention_mask (batch, n); got hidden "
@@ -177,18 +200,41 @@ class MiniLM:
         config: EncoderConfig,
         tensors: dict[str, np.ndarray],
         tokenizer: WordPieceTokenizer,
-        max_seq_length: int = 256,
+        max_seq_length: int | None = None,
         fast: bool = False,
     ) -> None:
         """Take Hugging Face BERT tensors (names like 'encoder.layer.0.attention.self.query.weight').
 
         fast=True swaps the package's `gelu` (scipy's erf) for `fast_gelu`, equal to float32
         precision and several times faster; see `attention_course.models.speed`.
+        max_seq_length: texts are cut to this many tokens (default 256, or
+        fewer if the model has fewer positions).
         """
+        if not isinstance(config, EncoderConfig):
+            raise TypeError(
+                f"config must be an EncoderConfig, got {type(config).__name__}"
+            )
+        if max_seq_length is None:
+            max_seq_length = min(256, config.max_position_embeddings)
+        max_seq_length = check_positive_int(max_seq_length, "max_seq_length")
+        if max_seq_length > config.max_position_embeddings:
+            raise ValueError(
+                f"max_seq_length={max_seq_length} exceeds the model's "
+                f"max_position_embeddings={config.max_position_embeddings}"
+            )
+        if not isinstance(tensors, Mapping):
+            raise TypeError(
+                f"tensors must be a dict name -> array (read_safetensors), "
+                "got "
+                f"{type(tensors).__name__}"
+            )
+        if not isinstance(tokenizer, WordPieceTokenizer):
+            raise TypeError(f"tokenizer must be a WordPieceTokenizer, got "
+                            f"{type(tokenizer).__name__}")
         self.config = config
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
-        self.activation = fast_gelu if fast else gelu
+        self.activation = fast_gelu if check_flag(fast, "fast") else gelu
         self.params = _convert_weights(config, tensors)
 
     @classmethod
@@ -206,6 +252,14 @@ class MiniLM:
     # ----- the forward pass -------------------------------------------------------------------
     def embed(self, input_ids: np.ndarray, token_type_ids: np.ndarray) -> np.ndarray:
         """ids: (batch, n) -> LayerNorm(word + position + token-type embeddings): (batch, n, d_model)."""
+        input_ids = check_int_array(input_ids, "input_ids")
+        token_type_ids = check_int_array(token_type_ids, "token_type_ids")
+        if input_ids.ndim != 2 or token_type_ids.shape != input_ids.shape:
+            raise ValueError(
+                f"input_ids and token_type_ids must have the same shape "
+                "(batch, n), got "
+                f"{input_ids.shape} and {token_type_ids.shape}"
+            )
         p = self.params
         n = input_ids.shape[1]
         x = p["word"][input_ids] + p["position"][:n] + p["token_type"][token_type_ids]
@@ -213,6 +267,13 @@ class MiniLM:
 
     def layer(self, i: int, x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Encoder layer i: x (batch, n, d_model), mask (batch, 1, 1, n) -> (x', weights (batch, h, n, n))."""
+        i = check_positive_int(i, "i", allow_zero=True)
+        if i >= self.config.num_layers:
+            raise ValueError(
+                f"i={i} is not a layer index: the model has "
+                f"{self.config.num_layers} layers"
+            )
+        x = check_array(x, "x", ndim=3)
         p = self.params["layers"][i]
         batch, n, d = x.shape
         eps = self.config.layer_norm_eps

@@ -19,10 +19,13 @@ import json
 import math
 import os
 import struct
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from ..checks import check_flag
 
 __all__ = ["SafetensorsError", "read_safetensors", "read_safetensors_header", "write_safetensors"]
 
@@ -58,7 +61,7 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> tuple[dict[str, dic
 
     The ``__metadata__`` entry, if any, is dropped. Raises SafetensorsError naming the problem.
     """
-    path = os.fspath(path)
+    path = _check_path(path)
     file_size = os.path.getsize(path)
     if file_size < 8:
         raise SafetensorsError(
@@ -123,7 +126,7 @@ def read_safetensors(path: str | os.PathLike[str], *, mmap: bool = True) -> dict
     tensors excepted: they are widened to float32 copies). With mmap=False everything is read now.
     """
     header, data_start = read_safetensors_header(path)
-    if mmap:
+    if check_flag(mmap, "mmap"):
         file_size = os.path.getsize(path)
         buffer: Any = (
             np.memmap(path, dtype=np.uint8, mode="r", offset=data_start)
@@ -149,6 +152,16 @@ def write_safetensors(
     path: str | os.PathLike[str], tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None
 ) -> None:
     """Write name -> array (any shape; dtypes of the DTYPES table except BF16) as a safetensors file."""
+    path = _check_path(path)
+    for name, value in (("tensors", tensors), ("metadata", metadata)):
+        if not isinstance(value, Mapping) and (
+            name == "tensors" or value is not None
+        ):
+            raise TypeError(
+                f"{name} must be a dict (name -> "
+                f"{'array' if name == 'tensors' else 'str'}), "
+                f"got {type(value).__name__}"
+            )
     header: dict[str, Any] = {}
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
@@ -172,8 +185,43 @@ def write_safetensors(
         offset += len(blob)
     raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
     raw += b" " * (-len(raw) % 8)  # pad so tensor data starts 8-byte aligned, as the reference does
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)))
-        f.write(raw)
-        for blob in blobs:
-            f.write(blob)
+    _write_atomically(path, [struct.pack("<Q", len(raw)), raw, *blobs])
+
+
+def _check_path(path: Any) -> str:
+    """Return path as a str if it is a str or os.PathLike, else raise."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"path must be a str or pathlib.Path, got {type(path).__name__} "
+            f"{path!r:.60}"
+        )
+    return os.fspath(path)
+
+
+def _write_atomically(
+    path: str | os.PathLike[str], chunks: list[bytes]
+) -> None:
+    """Write chunks to a temporary file beside path, then rename it over path.
+
+    Why: a reader may hold the old file memory-mapped (read_safetensors does
+    by default). Truncating that file in place kills the reader with SIGBUS,
+    or silently changes arrays it already loaded; a rename leaves the old
+    inode alive for the reader, and a crash mid-write leaves the old file
+    whole instead of half a new one.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

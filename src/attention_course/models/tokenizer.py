@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks import check_positive_int
+from ..checks import check_flag, check_positive_int, check_texts
 
 __all__ = ["WordPieceTokenizer", "load_tokenizer"]
 
@@ -99,7 +99,7 @@ class WordPieceTokenizer:
         model_max_length: int = 512,
     ) -> None:
         """Build the token -> id table; strip_accents=None means "strip when lower-casing" (BERT's rule)."""
-        self.vocab = list(vocab)
+        self.vocab = check_texts(vocab, "vocab")
         self.token_to_id = {tok: i for i, tok in enumerate(self.vocab)}
         if len(self.token_to_id) != len(self.vocab):
             raise ValueError(
@@ -111,9 +111,13 @@ class WordPieceTokenizer:
             raise ValueError(
                 f"special tokens {missing} are not in the vocabulary of {len(self.vocab)} tokens"
             )
-        self.lowercase = lowercase
-        self.strip_accents = lowercase if strip_accents is None else strip_accents
-        self.tokenize_cjk = tokenize_cjk
+        self.lowercase = check_flag(lowercase, "lowercase")
+        self.strip_accents = (
+            lowercase
+            if strip_accents is None
+            else check_flag(strip_accents, "strip_accents")
+        )
+        self.tokenize_cjk = check_flag(tokenize_cjk, "tokenize_cjk")
         self.unk_token, self.cls_token, self.sep_token = unk_token, cls_token, sep_token
         self.pad_token, self.mask_token = pad_token, mask_token
         self.unk_id = self.token_to_id[unk_token]
@@ -131,6 +135,7 @@ class WordPieceTokenizer:
     # ----- stage 1: basic tokenisation --------------------------------------------------------
     def normalize(self, text: str) -> str:
         """Clean the text, space out CJK ideographs, strip accents and lower-case, as BERT does."""
+        _check_str(text, "text")
         out = []
         for ch in text:
             if ch == "\x00" or ch == "\ufffd" or _is_control(ch):
@@ -154,6 +159,7 @@ class WordPieceTokenizer:
 
     def basic_tokenize(self, text: str) -> list[str]:
         """Normalise, then split on whitespace and around every punctuation character."""
+        _check_str(text, "text")
         words: list[str] = []
         for chunk in self.normalize(text).split(" "):
             current = ""
@@ -172,6 +178,7 @@ class WordPieceTokenizer:
     # ----- stage 2: WordPiece -----------------------------------------------------------------
     def wordpiece(self, word: str) -> list[str]:
         """Cut one word into the longest vocabulary pieces, left to right; [UNK] if impossible."""
+        _check_str(word, "word")
         if len(word) > self.max_input_chars_per_word:
             return [self.unk_token]
         pieces = []
@@ -216,8 +223,7 @@ class WordPieceTokenizer:
         n is the longest encoded text. attention_mask is True on real tokens (the course's
         convention; Hugging Face returns the same information as integers 1/0).
         """
-        if isinstance(texts, str) or not isinstance(texts, Sequence):
-            raise TypeError(f"texts must be a list of str, got {type(texts).__name__}")
+        texts = check_texts(texts, "texts")
         if len(texts) == 0:
             raise ValueError("texts is empty: need at least one text to encode")
         encoded = [self.encode(t, max_length) for t in texts]
@@ -262,6 +268,14 @@ class WordPieceTokenizer:
         return (
             f"WordPieceTokenizer(vocab_size={len(self.vocab)}, lowercase={self.lowercase}, "
             f"strip_accents={self.strip_accents}, model_max_length={self.model_max_length})"
+        )
+
+
+def _check_str(value: object, name: str) -> None:
+    """Raise TypeError naming `name` unless value is a str."""
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{name} must be a str, got {type(value).__name__} {value!r:.60}"
         )
 
 

@@ -19,7 +19,18 @@ import numpy as np
 from scipy.special import erf
 
 from ..attention import _check_qkv
-from ..checks import as_float_array, check_finite, check_mask, check_positive_int, check_scalar
+from ..checks import (
+    check_array,
+    check_axis,
+    check_callable,
+    check_finite,
+    check_flag,
+    check_mask,
+    check_positive_int,
+    check_probabilities,
+    check_scalar,
+    check_size,
+)
 from ..masks import causal_mask, check_mask_axes
 from ..scaling import softmax_jacobian  # one home: the scaling module (chapter 4)
 
@@ -58,7 +69,8 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: Any, eps: float = 1e
     indices: optional (m, x.ndim) integer array of entries to differentiate; the others stay 0.
     The truncation error is O(eps^2); rounding adds about 1e-16 |f| / eps, so use float64.
     """
-    x = as_float_array(x, "x")
+    f = check_callable(f, "f")
+    x = check_array(x, "x")
     if x.dtype != np.float64:
         raise TypeError(f"gradient checks need float64 (float32 rounding swamps the differences), "
                         f"got x with dtype {x.dtype} and shape {x.shape}")
@@ -85,8 +97,10 @@ def gradient_check(f: Callable[[np.ndarray], float], x: Any, grad: Any, eps: flo
     num_checks: compare only this many randomly chosen entries (seeded), for big arrays.
     Returns 0.0 when both gradients are exactly zero. Below about 1e-6 (float64) means "correct".
     """
-    x = as_float_array(x, "x")
-    grad = as_float_array(grad, "grad")
+    f = check_callable(f, "f")
+    seed = check_positive_int(seed, "seed", allow_zero=True)
+    x = check_array(x, "x")
+    grad = check_array(grad, "grad")
     _same_shape(grad, x, "grad", "x")
     if num_checks is None:
         indices = None
@@ -99,9 +113,22 @@ def gradient_check(f: Callable[[np.ndarray], float], x: Any, grad: Any, eps: flo
     if indices is not None:
         keep = tuple(indices.T)
         numerical, analytic = numerical[keep], analytic[keep]
-    scale = max(float(np.linalg.norm(analytic)), float(np.linalg.norm(numerical)))
-    if scale == 0.0:
+    # Divide by the largest entry first: the norms of gradients near 1e300
+    # would overflow.
+    big = max(
+        float(np.max(np.abs(analytic), initial=0.0)),
+        float(np.max(np.abs(numerical), initial=0.0)),
+    )
+    if big == 0.0:
         return 0.0
+    if not math.isfinite(big):
+        raise ValueError(
+            "the numerical gradient of f at x is not finite (f overflows near "
+            "x)"
+        )
+    analytic, numerical = analytic / big, numerical / big
+    scale = max(float(np.linalg.norm(analytic)),
+                float(np.linalg.norm(numerical)))
     return float(np.linalg.norm(analytic - numerical)) / scale
 
 
@@ -112,11 +139,11 @@ def softmax_backward(grad_out: Any, s: Any, axis: int = -1) -> np.ndarray:
 
     J^T g with J = diag(s) - s s^T is s * (g - sum(g * s)): O(n) per row, no Jacobian built.
     """
-    g = as_float_array(grad_out, "grad_out", min_ndim=1)
-    s = as_float_array(s, "s", min_ndim=1)
+    g = check_array(grad_out, "grad_out", min_ndim=1)
+    s = check_array(s, "s", min_ndim=1)
     _same_shape(g, s, "grad_out", "s")
-    if not -s.ndim <= axis < s.ndim:
-        raise ValueError(f"axis {axis} is out of range for s with shape {s.shape}")
+    check_probabilities(s, "s")
+    axis = check_axis(axis, s, "s")
     return s * (g - np.sum(g * s, axis=axis, keepdims=True))
 
 
@@ -147,8 +174,8 @@ def attention_backward(
     q, k, v = _check_qkv(q, k, v)
     n_q, d_k = q.shape[-2:]
     n_k, d_v = v.shape[-2:]
-    g = as_float_array(grad_out, "grad_out")
-    p = as_float_array(weights, "weights")
+    g = check_array(grad_out, "grad_out")
+    p = check_array(weights, "weights")
     expected_out = q.shape[:-2] + (n_q, d_v)
     expected_p = q.shape[:-2] + (n_q, n_k)
     if g.shape != expected_out:
@@ -161,8 +188,9 @@ def attention_backward(
     check_finite(p, "weights")
     if mask is not None:
         check_mask_axes(np.shape(mask), expected_p)
+    check_probabilities(p, "weights")
     allowed = None if mask is None else check_mask(mask, expected_p)
-    if causal:
+    if check_flag(causal, "causal"):
         tri = causal_mask(n_q, n_k)
         allowed = tri if allowed is None else (allowed & tri)
     if allowed is not None and np.any(np.where(allowed, 0.0, p) != 0.0):
@@ -188,9 +216,9 @@ def linear_backward(grad_out: Any, x: Any, w: Any, has_bias: bool = True
     dx = grad_out w^T: (..., d_in); dw = sum over all leading axes of x^T grad_out: (d_in, d_out);
     db = grad_out summed over the leading axes: (d_out,), or None when has_bias is False.
     """
-    g = as_float_array(grad_out, "grad_out", min_ndim=1)
-    x = as_float_array(x, "x", min_ndim=1)
-    w = as_float_array(w, "w")
+    g = check_array(grad_out, "grad_out", min_ndim=1)
+    x = check_array(x, "x", min_ndim=1)
+    w = check_array(w, "w")
     if w.ndim != 2 or w.shape[0] != x.shape[-1]:
         raise ValueError(f"w must have shape (d_in={x.shape[-1]}, d_out) for x with shape {x.shape}, "
                          f"got {w.shape}")
@@ -199,7 +227,7 @@ def linear_backward(grad_out: Any, x: Any, w: Any, has_bias: bool = True
         raise ValueError(f"grad_out must have shape {expected} (x {x.shape} @ w {w.shape}), got {g.shape}")
     g2 = g.reshape(-1, g.shape[-1])
     dw = x.reshape(-1, x.shape[-1]).T @ g2
-    db = g2.sum(axis=0) if has_bias else None
+    db = g2.sum(axis=0) if check_flag(has_bias, "has_bias") else None
     return g @ w.T, dw, db
 
 
@@ -211,9 +239,9 @@ def layer_norm_backward(grad_out: Any, x: Any, gamma: Any, eps: float = 1e-5
     dx = (gh - mean(gh) - xhat * mean(gh * xhat)) / sigma  (means over the last axis),
     dgamma = sum of grad_out * xhat, dbeta = sum of grad_out, over all leading axes: (d,).
     """
-    g = as_float_array(grad_out, "grad_out", min_ndim=1)
-    x = as_float_array(x, "x", min_ndim=1)
-    gamma = as_float_array(gamma, "gamma")
+    g = check_array(grad_out, "grad_out", min_ndim=1)
+    x = check_array(x, "x", min_ndim=1)
+    gamma = check_array(gamma, "gamma")
     _same_shape(g, x, "grad_out", "x")
     if gamma.shape != (x.shape[-1],):
         raise ValueError(f"gamma must have shape ({x.shape[-1]},) to match x with shape {x.shape}, "
@@ -231,8 +259,8 @@ def layer_norm_backward(grad_out: Any, x: Any, gamma: Any, eps: float = 1e-5
 
 def gelu_backward(grad_out: Any, x: Any) -> np.ndarray:
     """dL/dx of exact GELU x * Phi(x): grad_out * (Phi(x) + x * phi(x)); grad_out, x: (...)."""
-    g = as_float_array(grad_out, "grad_out")
-    x = as_float_array(x, "x")
+    g = check_array(grad_out, "grad_out")
+    x = check_array(x, "x")
     _same_shape(g, x, "grad_out", "x")
     cdf = 0.5 * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
     pdf = np.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
@@ -243,7 +271,7 @@ def gelu_backward(grad_out: Any, x: Any) -> np.ndarray:
 
 def log_softmax(logits: Any) -> np.ndarray:
     """Stable log softmax over the last axis, x - max - log(sum(exp(x - max))); (..., V) -> (..., V)."""
-    z = as_float_array(logits, "logits", min_ndim=1)
+    z = check_array(logits, "logits", min_ndim=1)
     check_finite(z, "logits")
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
@@ -310,13 +338,15 @@ def embedding_backward(grad_out: Any, ids: Any, vocab_size: int) -> np.ndarray:
     Row t of the result is the sum of grad_out over every position holding token t; a token that
     occurs twice gets both contributions, which is why this is a scatter-add, not an assignment.
     """
-    g = as_float_array(grad_out, "grad_out", min_ndim=1)
+    g = check_array(grad_out, "grad_out", min_ndim=1)
     ids = np.asarray(ids)
     vocab_size = check_positive_int(vocab_size, "vocab_size")
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"ids must hold integers, got dtype {ids.dtype} with shape {ids.shape}")
     if g.shape[:-1] != ids.shape:
         raise ValueError(f"grad_out must have shape ids.shape + (d,) = {ids.shape} + (d,), got {g.shape}")
+    check_size(vocab_size * g.shape[-1], "vocab_size",
+               "the (vocab_size, d) gradient table")
     if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(f"ids must lie in [0, {vocab_size}), got values from {ids.min()} to {ids.max()}")
     table = np.zeros((vocab_size, g.shape[-1]), dtype=g.dtype)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_positive_int, check_scalar
+from ..checks import check_positive_int, check_scalar, check_work
 from .grad import IGNORE_INDEX, cross_entropy
 from .model import TinyAttentionModel
 from .optim import Adam
@@ -42,6 +42,9 @@ class History:
 
 def _check_data(model: TinyAttentionModel, inputs: Any, targets: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate inputs, targets: (num_sequences, n) integer arrays of the same shape."""
+    if not isinstance(model, TinyAttentionModel):
+        raise TypeError(f"model must be a TinyAttentionModel, got "
+                        f"{type(model).__name__}")
     x, y = np.asarray(inputs), np.asarray(targets)
     if x.ndim != 2 or x.shape != y.shape:
         raise ValueError(f"{name} inputs and targets must be 2-D with the same shape (num_sequences, n), "
@@ -108,6 +111,12 @@ def train(
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     eval_every = check_positive_int(eval_every, "eval_every")
+    # forward + backward cost about 6 multiply-adds per parameter per token
+    check_work(
+        6 * steps * batch_size * x.shape[1] * model.num_parameters,
+        "steps or batch_size",
+        f"{steps} steps of {batch_size} sequences",
+    )
     if eval_data is not None:
         eval_x, eval_y = _check_data(model, *eval_data, "eval_data")
     if target_accuracy is not None:

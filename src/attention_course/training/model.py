@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from ..attention import scaled_dot_product_attention
-from ..checks import check_positive_int, check_scalar
+from ..checks import (
+    check_flag,
+    check_float_dtype,
+    check_positive_int,
+    check_scalar,
+    check_size,
+)
 from ..heads import merge_heads, split_heads
 from .grad import (
     attention_backward,
@@ -78,9 +84,16 @@ class TinyAttentionModel(TokenModel):
         without it (chapter 4's comparison).
         """
         self._set_sizes(vocab_size, seq_len, d_model, num_heads, num_layers)
-        self.residual, self.causal = bool(residual), bool(causal)
+        dtype = check_float_dtype(dtype)
+        seed = check_positive_int(seed, "seed", allow_zero=True)
+        self.residual = check_flag(residual, "residual")
+        self.causal = check_flag(causal, "causal")
         self.scale = (None if scale is None
                       else check_scalar(scale, "scale", positive=True))
+        count = ((vocab_size + seq_len) * d_model
+                 + 4 * num_layers * d_model**2 + (d_model + 1) * vocab_size)
+        check_size(count, "vocab_size, seq_len, d_model or num_layers",
+                   f"{count:.3g} parameters")
         rng = np.random.default_rng(seed)
         bound = 1.0 / math.sqrt(d_model)  # keeps x @ w about as large as x at the start
         p: dict[str, np.ndarray] = {

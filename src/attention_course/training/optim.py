@@ -55,6 +55,9 @@ class Adam:
 
     def step(self, grads: dict[str, Any]) -> None:
         """Apply one update from grads, a dict with the same names and shapes as params."""
+        if not isinstance(grads, dict):
+            raise TypeError(f"grads must be a dict with the names of params, "
+                            f"got {type(grads).__name__}")
         if set(grads) != set(self.params):
             missing, extra = set(self.params) - set(grads), set(grads) - set(self.params)
             raise ValueError(f"grads must have the same names as params: missing {sorted(missing)}, "

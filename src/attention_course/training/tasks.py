@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_positive_int
+from ..checks import check_int_array, check_positive_int, check_size
 from .grad import IGNORE_INDEX
 
 __all__ = ["reversal_task", "sorting_task", "retrieval_task", "heldout_split", "IGNORE_INDEX"]
@@ -24,6 +24,9 @@ def _random_tokens(num_sequences: int, length: int, vocab_size: int, seed: int) 
     num_sequences = check_positive_int(num_sequences, "num_sequences")
     length = check_positive_int(length, "length")
     vocab_size = check_positive_int(vocab_size, "vocab_size")
+    seed = check_positive_int(seed, "seed", allow_zero=True)
+    check_size(num_sequences * length, "num_sequences * "
+        "length", "the token array")
     return np.random.default_rng(seed).integers(0, vocab_size, size=(num_sequences, length), dtype=np.int64)
 
 
@@ -60,6 +63,12 @@ def retrieval_task(num_sequences: int, num_pairs: int, num_keys: int, num_values
     if num_pairs > num_keys:
         raise ValueError(f"num_pairs={num_pairs} distinct keys per sequence need num_keys >= num_pairs, "
                          f"got num_keys={num_keys}")
+    seed = check_positive_int(seed, "seed", allow_zero=True)
+    check_size(
+        num_sequences * (num_keys + 2 * num_pairs + 1),
+        "num_sequences or num_keys",
+        "the random keys and the sequences",
+    )
     rng = np.random.default_rng(seed)
     # A random permutation per row, cut to num_pairs, gives distinct keys.
     keys = np.argsort(rng.random((num_sequences, num_keys)), axis=1)[:, :num_pairs]
@@ -82,7 +91,8 @@ def heldout_split(inputs: np.ndarray, targets: np.ndarray, num_test: int
     inputs, targets: (num_sequences, length). The last num_test unique rows form the test set,
     so no test sequence ever occurs in the training set ("held out" for real).
     """
-    inputs, targets = np.asarray(inputs), np.asarray(targets)
+    inputs = check_int_array(inputs, "inputs")
+    targets = check_int_array(targets, "targets")
     if inputs.ndim != 2 or inputs.shape != targets.shape:
         raise ValueError(f"inputs and targets must be 2-D arrays of the same shape (num_sequences, length), "
                          f"got inputs {inputs.shape} and targets {targets.shape}")
