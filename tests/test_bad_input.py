@@ -61,6 +61,10 @@ TABLE = [
     ("sinusoidal_shift_matrix", lambda: ac.sinusoidal_shift_matrix(1, 3), ValueError, ["3"]),
     ("apply_rope", lambda: ac.apply_rope(Z((4, 6)), np.arange(5)), ValueError, ["(5,)", "(4, 6)"]),
     ("rope_angles", lambda: ac.rope_angles(np.arange(4), 5), ValueError, ["5"]),
+    ("rms_norm", lambda: ac.rms_norm(Z((2, 4)), np.ones(3)), ValueError, ["(3,)", "(2, 4)"]),
+    ("silu", lambda: ac.silu(np.array([np.nan])), ValueError, ["NaN", "(1,)"]),
+    ("swiglu", lambda: ac.swiglu(Z((2, 4)), Z((4, 8)), Z((4, 8)), Z((8, 5))), ValueError,
+     ["w_down", "(8, 5)"]),
     # scaling experiment
     ("dot_product_variance", lambda: ac.dot_product_variance(0, 10, RNG), ValueError, ["d_k"]),
     ("random_dot_products", lambda: ac.random_dot_products(4, 0, RNG), ValueError, ["n_samples"]),

@@ -6,7 +6,7 @@ that the function here gives the same numbers.
 
 from . import exercises, training
 from .attention import scaled_dot_product_attention, softmax
-from .blocks import TransformerBlock, feed_forward, gelu, layer_norm
+from .blocks import TransformerBlock, feed_forward, gelu, layer_norm, rms_norm, silu, swiglu
 from .flash import attention_tiles, flash_attention, online_softmax, online_softmax_trace
 from .heads import (
     MultiHeadAttention,
@@ -75,4 +75,8 @@ __all__ = [
     "sinusoidal_frequencies",
     "sinusoidal_positional_encoding",
     "sinusoidal_shift_matrix",
+    # the pieces of a Llama-style decoder (chapter 16)
+    "rms_norm",
+    "silu",
+    "swiglu",
 ]
