@@ -1,5 +1,6 @@
-"""Real pretrained models run with the package's numpy functions: weights reader, tokenizer, encoder."""
+"""Real pretrained models run with the package's numpy functions: weights readers, tokenizers, an encoder, a decoder."""
 
+from .generation import filter_top_k, filter_top_p, generate, generate_stream, next_token_probabilities
 from .minilm import (
     EncoderConfig,
     EncoderOutput,
@@ -10,6 +11,7 @@ from .minilm import (
     minilm_folder,
 )
 from .safetensors_io import SafetensorsError, read_safetensors, read_safetensors_header, write_safetensors
+from .smollm2 import DecoderConfig, DecoderOutput, SmolLM2, load_smollm2, smollm2_gguf_path, weights_cache_dir
 from .tokenizer import WordPieceTokenizer, load_tokenizer
 
 __all__ = [
@@ -26,4 +28,16 @@ __all__ = [
     "read_safetensors",
     "read_safetensors_header",
     "write_safetensors",
+    # the decoder of chapter 16
+    "DecoderConfig",
+    "DecoderOutput",
+    "SmolLM2",
+    "filter_top_k",
+    "filter_top_p",
+    "generate",
+    "generate_stream",
+    "load_smollm2",
+    "next_token_probabilities",
+    "smollm2_gguf_path",
+    "weights_cache_dir",
 ]
