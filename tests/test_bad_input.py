@@ -119,12 +119,15 @@ TABLE = [
     ("read_safetensors_header", lambda: md.read_safetensors_header(__file__), ValueError, ["header"]),
     ("write_safetensors", lambda: md.write_safetensors(os.path.join(tempfile.gettempdir(), "bad.safetensors"),
                                                        {"a": np.array(["x"])}), TypeError,
-     ["(1,)"]),
+     ["(1,)"]),    # real models (SmolLM2): the byte-level BPE tokenizer
+    ("BPETokenizer", lambda: md.BPETokenizer(["a", "b"], ["a b"]), ValueError,
+     ["merges[0]", "'ab'", "not in the vocabulary"]),
 ]
 
 # Public names that take no input to be wrong about (types that only hold results, modules, constants).
 NOT_CALLED_WITH_INPUT = {"SaturationStats", "Evaluation", "History", "IGNORE_INDEX", "exercises", "training",
-                         "EncoderOutput", "SafetensorsError", "minilm_folder"}
+                         "EncoderOutput", "SafetensorsError", "minilm_folder",
+                         "bytes_to_unicode", "smollm2_gguf_path"}
 
 
 def public_callables():

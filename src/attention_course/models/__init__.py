@@ -1,5 +1,6 @@
 """Real pretrained models run with the package's numpy functions: weights reader, tokenizer, encoder."""
 
+from .bpe import BPETokenizer, bytes_to_unicode, smollm2_gguf_path
 from .minilm import (
     EncoderConfig,
     EncoderOutput,
@@ -13,6 +14,7 @@ from .safetensors_io import SafetensorsError, read_safetensors, read_safetensors
 from .tokenizer import WordPieceTokenizer, load_tokenizer
 
 __all__ = [
+    "BPETokenizer",
     "EncoderConfig",
     "EncoderOutput",
     "MiniLM",
@@ -26,4 +28,6 @@ __all__ = [
     "read_safetensors",
     "read_safetensors_header",
     "write_safetensors",
+    "bytes_to_unicode",
+    "smollm2_gguf_path",
 ]
