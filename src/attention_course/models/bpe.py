@@ -27,9 +27,9 @@ from __future__ import annotations
 import codecs
 import functools
 import importlib.util
-import math
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -57,6 +57,10 @@ TOKEN_TYPE_USER_DEFINED = 4
 
 # The pre-tokenisation rules this module knows, by their llama.cpp names.
 PRE_TOKENIZERS = ("smollm", "gpt2")
+
+# The rank of a pair that is not in the merge list: after every real rank
+# (an int, not math.inf: comparing ints with ints is faster).
+_NO_MERGE = sys.maxsize
 
 # Memoised pieces before the cache is emptied (bounds its memory).
 _CACHE_LIMIT = 100_000
@@ -382,20 +386,41 @@ class BPETokenizer:
         )
         return [m.group() for part in parts for m in piece_re.finditer(part)]
 
+    def merge(self, symbols: list[str]) -> list[str]:
+        """Merge adjacent symbols, the earliest-learned pair first.
+
+        One merge at a time: the pair of lowest rank (the leftmost one on a
+        tie) becomes one symbol, and only its two new neighbouring pairs
+        need a new rank. (A merged symbol's pairs always rank later than
+        the merge that made it, so this equals "merge every occurrence of
+        the best pair, then look again", the textbook loop.)
+        """
+        word = list(symbols)
+        ranks = [self._rank(a, b) for a, b in zip(word, word[1:])]
+        while ranks:
+            best = min(ranks)
+            if best == _NO_MERGE:
+                break  # no adjacent pair is in the merge list
+            i = ranks.index(best)
+            word[i : i + 2] = [word[i] + word[i + 1]]
+            del ranks[i]
+            if i > 0:
+                ranks[i - 1] = self._rank(word[i - 1], word[i])
+            if i < len(ranks):
+                ranks[i] = self._rank(word[i], word[i + 1])
+        return word
+
+    def _rank(self, left: str, right: str) -> int:
+        """Rank of the merge (left, right); _NO_MERGE if there is none."""
+        return self._ranks.get((left, right), _NO_MERGE)
+
     def bpe(self, piece: str, errors: str = "strict") -> tuple[int, ...]:
         """One pre-token -> its ids, by merging byte symbols in rank order."""
         cached = self._cache.get(piece)
         if cached is not None:
             return cached
         symbol = bytes_to_unicode()
-        word = [symbol[b] for b in piece.encode("utf-8")]
-        while len(word) > 1:
-            # The adjacent pair learned earliest is merged first.
-            pairs = set(zip(word, word[1:]))
-            best = min(pairs, key=lambda p: self._ranks.get(p, math.inf))
-            if best not in self._ranks:
-                break  # no adjacent pair can merge any more
-            word = _merge_pair(word, best)
+        word = self.merge([symbol[b] for b in piece.encode("utf-8")])
         missing = [s for s in word if s not in self._ids]
         if missing:
             if errors == "strict":
@@ -533,21 +558,6 @@ class BPETokenizer:
                 f"got values from {arr.min()} to {arr.max()}"
             )
         return [int(i) for i in arr.tolist()]
-
-
-def _merge_pair(word: list[str], pair: tuple[str, str]) -> list[str]:
-    """Replace every adjacent (a, b) in word by a + b, left to right."""
-    left, right = pair
-    merged: list[str] = []
-    i = 0
-    while i < len(word):
-        if i + 1 < len(word) and word[i] == left and word[i + 1] == right:
-            merged.append(left + right)
-            i += 2
-        else:
-            merged.append(word[i])
-            i += 1
-    return merged
 
 
 def _check_text(text: Any) -> None:
