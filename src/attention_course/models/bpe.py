@@ -414,6 +414,10 @@ class BPETokenizer:
         """Rank of the merge (left, right); _NO_MERGE if there is none."""
         return self._ranks.get((left, right), _NO_MERGE)
 
+    def clear_cache(self) -> None:
+        """Forget the memoised pieces (to time or show merging from bytes)."""
+        self._cache.clear()
+
     def bpe(self, piece: str, errors: str = "strict") -> tuple[int, ...]:
         """One pre-token -> its ids, by merging byte symbols in rank order."""
         cached = self._cache.get(piece)
