@@ -298,7 +298,7 @@ def reference(reader: Any, smol: BPETokenizer) -> Any:
 
 
 @needs_model
-def test_smollm2_vocabulary(smol: BPETokenizer) -> None:
+def test_smollm2_vocabulary(smol: BPETokenizer, reader: Any) -> None:
     assert smol.vocab_size == 49_152
     assert (smol.bos_id, smol.eos_id) == (1, 2)
     assert smol.id_to_token(1) == "<|im_start|>"
@@ -310,6 +310,8 @@ def test_smollm2_vocabulary(smol: BPETokenizer) -> None:
     assert smol.tokenize(" the cat") == ["Ġthe", "Ġcat"]
     # The file asks for no BOS: the chat template writes <|im_start|>.
     assert smol.encode("hi", add_special=True) == smol.encode("hi")
+    with pytest.raises(ValueError, match="'bert' is not supported"):
+        BPETokenizer.from_gguf(reader, pre_tokenizer="bert")
 
 
 @needs_model
@@ -413,8 +415,8 @@ def test_transformers_gguf_loader(
     on text without number characters. (They differ where a space run
     meets a number: "a  2024" -> "a", " ", " 2024" instead of "a", "  ".)
     """
-    gpt2 = BPETokenizer.from_gguf(reader)
-    gpt2.pre_tokenizer = "gpt2"
+    gpt2 = BPETokenizer.from_gguf(reader, pre_tokenizer="gpt2")
+    assert gpt2.pre_tokenizer == "gpt2"
     number = bpe_module._patterns()[0]
     texts = VARIED + _fuzz_strings(300, seed=1)
     for text in texts:

@@ -1,4 +1,4 @@
-"""Byte-level BPE, the tokenizer of GPT-2 and of SmolLM2, in plain Python.
+r"""Byte-level BPE, the tokenizer of GPT-2 and of SmolLM2, in plain Python.
 
 Text becomes token ids in four steps (Sennrich et al., 2016; Radford et al.,
 2019), read from the model's GGUF file (its vocabulary and its merges):
@@ -20,6 +20,19 @@ Text becomes token ids in four steps (Sennrich et al., 2016; Radford et al.,
    tokens; their vocabulary positions are the ids.
 
 Decoding runs step 3 backwards: token strings -> bytes -> UTF-8 text.
+
+Checked against the tokenizers library set up as SmolLM2's tokenizer.json
+(tests/test_models_bpe.py). Three facts a reader may trip on:
+
+- SmolLM2's vocabulary has no token for 8 byte values (0x04, 0x06, 0x13,
+  0x14, 0x16, 0x1D, 0xF1, 0xF2). The reference drops such bytes silently;
+  `encode` raises ValueError unless told `errors="ignore"`.
+- \p{L} and \p{N} are spelled out from Python's unicodedata (Unicode 14.0
+  in Python 3.11); the reference knows characters assigned later (Unicode
+  15-16), so those few thousand rare code points may be cut differently.
+- transformers (5.24) reads the file's `smollm` rule as plain GPT-2,
+  without the digit rule; its ids differ where spaces meet a number
+  ("a  2024"). `from_gguf(..., pre_tokenizer="gpt2")` reproduces it.
 """
 
 from __future__ import annotations
@@ -195,17 +208,24 @@ class BPETokenizer:
                 f"pre_tokenizer must be one of {PRE_TOKENIZERS}, "
                 f"got {pre_tokenizer!r}"
             )
-        self.pre_tokenizer = pre_tokenizer
+        self._pre_tokenizer = pre_tokenizer
         self._byte_of = {c: b for b, c in bytes_to_unicode().items()}
         self._token_bytes = [self._spell(i) for i in range(len(self._tokens))]
         self._cache: dict[str, tuple[int, ...]] = {}
 
     # ----- construction -------------------------------------------------
     @classmethod
-    def from_gguf(cls, source: str | os.PathLike[str] | Any) -> BPETokenizer:
+    def from_gguf(
+        cls,
+        source: str | os.PathLike[str] | Any,
+        *,
+        pre_tokenizer: str | None = None,
+    ) -> BPETokenizer:
         """Read vocabulary, merges and special tokens from a GGUF file.
 
         source: a path to the .gguf file, or an open `gguf.GGUFReader`.
+        pre_tokenizer: None follows the file (tokenizer.ggml.pre); "gpt2"
+        shows what the file's vocabulary does without SmolLM2's digit rule.
         """
         import gguf  # the llama.cpp project's reader; only needed here
 
@@ -232,10 +252,10 @@ class BPETokenizer:
                 "tokenizer.ggml.model must be 'gpt2' (byte-level BPE), "
                 f"got {model!r}"
             )
-        pre = field("tokenizer.ggml.pre", "gpt2")
+        pre = pre_tokenizer or field("tokenizer.ggml.pre", "gpt2")
         if pre not in PRE_TOKENIZERS:
             raise ValueError(
-                f"tokenizer.ggml.pre {pre!r} is not supported; "
+                f"pre-tokenizer {pre!r} is not supported; "
                 f"this tokenizer knows {PRE_TOKENIZERS}"
             )
         tokens = field("tokenizer.ggml.tokens")
@@ -340,6 +360,11 @@ class BPETokenizer:
         if self._eos_id is None:
             raise ValueError("this tokenizer has no end token (eos_id)")
         return self._eos_id
+
+    @property
+    def pre_tokenizer(self) -> str:
+        """The rule cutting text into pieces: "smollm" or "gpt2"."""
+        return self._pre_tokenizer
 
     @property
     def special_tokens(self) -> dict[str, int]:
