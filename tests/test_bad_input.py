@@ -150,12 +150,15 @@ TABLE = [
     ("generate", lambda: md.generate(tiny_decoder(), [1, 2], 3, sample=True), TypeError, ["rng", "Generator"]),
     ("generate_stream", lambda: md.generate_stream(tiny_decoder(), [1, 99], 3), ValueError, ["[0, 64)", "[99]"]),
     ("generate_stream", lambda: md.generate_stream(tiny_decoder(), [1.5], 3), TypeError, ["integer", "float64"]),
+    # the byte-level BPE tokenizer (chapter 16)
+    ("BPETokenizer", lambda: md.BPETokenizer(["a", "b"], ["a b"]), ValueError,
+     ["merges[0]", "'ab'", "not in the vocabulary"]),
 ]
 
 # Public names that take no input to be wrong about (types that only hold results, modules, constants).
 NOT_CALLED_WITH_INPUT = {"SaturationStats", "Evaluation", "History", "IGNORE_INDEX", "exercises", "training",
                          "EncoderOutput", "SafetensorsError", "minilm_folder", "DecoderOutput",
-                         "smollm2_gguf_path", "weights_cache_dir"}
+                         "bytes_to_unicode", "smollm2_gguf_path", "weights_cache_dir"}
 
 
 def public_callables():
