@@ -179,6 +179,10 @@ def test_weight_cache_loads_the_same_weights(model, tmp_path, monkeypatch):
         np.testing.assert_array_equal(first.tensors[name], second.tensors[name])
         np.testing.assert_array_equal(first.tensors[name], model.tensors[name])
     assert second.config == first.config
+    texts = ["The cat sat on the mat.", "<|im_start|>user\nHi 123<|im_end|>", "café 日本 🙂  x"]
+    for text in texts:  # the tokenizer rebuilt from the cached fields
+        assert second.tokenizer.encode(text) == first.tokenizer.encode(text) == model.tokenizer.encode(text)
+    assert second.tokenizer.eos_id == 2
 
 
 @needs_wheel
@@ -195,6 +199,7 @@ def test_logits_match_transformers_at_every_position(model, reference, text):
     torch = pytest.importorskip("torch")
     tok, ref = reference
     ids = _ids(tok, text)
+    assert model.tokenizer.encode(text) == ids  # the course's tokenizer agrees
     with torch.no_grad():
         expected = ref(torch.tensor([ids])).logits[0].numpy()
     ours = model.forward(ids)

@@ -242,9 +242,25 @@ class BPETokenizer:
                 f"got {type(source).__name__}"
             )
 
+        fields = {key: reader.fields[key].contents()
+                  for key in reader.fields if key.startswith("tokenizer.")}
+        return cls.from_fields(fields, pre_tokenizer=pre_tokenizer)
+
+    @classmethod
+    def from_fields(
+        cls,
+        fields: dict[str, Any],
+        *,
+        pre_tokenizer: str | None = None,
+    ) -> BPETokenizer:
+        """Build from GGUF tokenizer fields (key -> value), as `from_gguf`.
+
+        fields: "tokenizer.ggml.tokens", "tokenizer.ggml.merges", ... as a
+        GGUF file stores them (a cache can keep them as JSON).
+        """
+
         def field(key: str, default: Any = None) -> Any:
-            found = reader.fields.get(key)
-            return default if found is None else found.contents()
+            return fields.get(key, default)
 
         model = field("tokenizer.ggml.model")
         if model != "gpt2":
