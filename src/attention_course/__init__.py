@@ -6,7 +6,15 @@ that the function here gives the same numbers.
 
 from . import exercises, training
 from .attention import scaled_dot_product_attention, softmax
-from .blocks import TransformerBlock, feed_forward, gelu, layer_norm, rms_norm, silu, swiglu
+from .blocks import (
+    TransformerBlock,
+    feed_forward,
+    gelu,
+    layer_norm,
+    rms_norm,
+    silu,
+    swiglu,
+)
 from .flash import attention_tiles, flash_attention, online_softmax, online_softmax_trace
 from .heads import (
     MultiHeadAttention,

@@ -241,7 +241,8 @@ def _silu(x: np.ndarray) -> np.ndarray:
 def swiglu(x: Any, w_gate: Any, w_up: Any, w_down: Any) -> np.ndarray:
     """SwiGLU feed-forward (silu(x @ w_gate) * (x @ w_up)) @ w_down.
 
-    x: (..., d_model), w_gate and w_up: (d_model, d_ff), w_down: (d_ff, d_model).
+    x: (..., d_model), w_gate and w_up: (d_model, d_ff),
+    w_down: (d_ff, d_model).
     A gated variant of `feed_forward` (Shazeer, 2020): one branch decides, per
     feature, how much of the other branch passes. No biases, as in Llama.
     """
@@ -258,7 +259,8 @@ def swiglu(x: Any, w_gate: Any, w_up: Any, w_down: Any) -> np.ndarray:
     d_ff = w_gate.shape[1]
     if w_up.shape != w_gate.shape:
         raise ValueError(
-            f"w_up must have shape {w_gate.shape} like w_gate, got {w_up.shape}"
+            f"w_up must have shape {w_gate.shape} like w_gate, "
+            f"got {w_up.shape}"
         )
     if w_down.shape != (d_ff, d_model):
         raise ValueError(

@@ -59,7 +59,10 @@ class KVCache:
         dtype: Any = np.float64,
         num_layers: int = 1,
     ) -> None:
-        """Empty cache: num_layers layers of num_kv_heads heads of width head_dim, room for `capacity` tokens."""
+        """Empty cache: num_layers x num_kv_heads heads of width head_dim.
+
+        Room for `capacity` tokens before the storage grows.
+        """
         self.num_kv_heads = check_positive_int(num_kv_heads, "num_kv_heads")
         self.head_dim = check_positive_int(head_dim, "head_dim")
         self.num_layers = check_positive_int(num_layers, "num_layers")
@@ -76,14 +79,20 @@ class KVCache:
 
     def _check_layer(self, layer: Any) -> int:
         """Return layer as an int in [0, num_layers), else raise."""
-        if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)):
-            raise TypeError(f"layer must be an integer, got {type(layer).__name__} {layer!r}")
+        is_int = isinstance(layer, (int, np.integer))
+        if isinstance(layer, (bool, np.bool_)) or not is_int:
+            raise TypeError(
+                f"layer must be an integer, got {type(layer).__name__} "
+                f"{layer!r}"
+            )
         if not 0 <= layer < self.num_layers:
-            raise ValueError(f"layer must lie in [0, {self.num_layers}), got {layer}")
+            raise ValueError(
+                f"layer must lie in [0, {self.num_layers}), got {layer}"
+            )
         return int(layer)
 
     def append(self, k: Any, v: Any, layer: int = 0) -> None:
-        """Append k, v: (num_kv_heads, t, head_dim) for t new tokens to layer `layer`."""
+        """Append k, v: (num_kv_heads, t, head_dim) for t tokens to `layer`."""
         layer = self._check_layer(layer)
         k = as_float_array(k, "k")
         v = as_float_array(v, "v")
@@ -110,7 +119,8 @@ class KVCache:
         used = max(self._lengths)
         for name in ("_k", "_v"):
             old = getattr(self, name)
-            new = np.empty(old.shape[:2] + (capacity, self.head_dim), dtype=old.dtype)
+            shape = old.shape[:2] + (capacity, self.head_dim)
+            new = np.empty(shape, dtype=old.dtype)
             new[:, :, :used] = old[:, :, :used]
             setattr(self, name, new)
 
@@ -120,14 +130,14 @@ class KVCache:
         return int(self._k.shape[2])
 
     def layer_keys(self, layer: int = 0) -> np.ndarray:
-        """Cached keys of one layer (num_kv_heads, length, head_dim), a read-only view."""
+        """Keys of one layer (num_kv_heads, length, head_dim), read-only."""
         layer = self._check_layer(layer)
         view = self._k[layer, :, : self._lengths[layer]]
         view.flags.writeable = False
         return view
 
     def layer_values(self, layer: int = 0) -> np.ndarray:
-        """Cached values of one layer (num_kv_heads, length, head_dim), a read-only view."""
+        """Values of one layer (num_kv_heads, length, head_dim), read-only."""
         layer = self._check_layer(layer)
         view = self._v[layer, :, : self._lengths[layer]]
         view.flags.writeable = False
@@ -135,17 +145,20 @@ class KVCache:
 
     @property
     def keys(self) -> np.ndarray:
-        """Cached keys of layer 0 (num_kv_heads, length, head_dim), a read-only view."""
+        """Keys of layer 0 (num_kv_heads, length, head_dim), read-only."""
         return self.layer_keys(0)
 
     @property
     def values(self) -> np.ndarray:
-        """Cached values of layer 0 (num_kv_heads, length, head_dim), a read-only view."""
+        """Values of layer 0 (num_kv_heads, length, head_dim), read-only."""
         return self.layer_values(0)
 
     @property
     def nbytes(self) -> int:
-        """Bytes of keys and values in use: 2 x num_kv_heads x head_dim x itemsize x tokens, over layers."""
+        """Bytes in use: 2 x num_kv_heads x head_dim x itemsize x tokens.
+
+        Summed over the layers.
+        """
         per_token = 2 * self.num_kv_heads * self.head_dim * self._k.itemsize
         return per_token * sum(self._lengths)
 
