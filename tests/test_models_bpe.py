@@ -126,6 +126,13 @@ def test_bytes_to_unicode_is_gpt2s_table() -> None:
     assert table[0] == chr(256) and table[0xAD] == chr(323)
 
 
+def test_skipped_planes_hold_no_letter_or_number() -> None:
+    scanned = bpe_module._PLANES
+    for cp in range(0x110000):
+        if not any(cp in plane for plane in scanned):
+            assert unicodedata.category(chr(cp)) in ("Cn", "Co"), hex(cp)
+
+
 def test_merges_follow_their_rank() -> None:
     tok = _toy()
     # "aaaa": rank 0 "a a" pairs the first two, then the next two.

@@ -40,6 +40,7 @@ from __future__ import annotations
 import codecs
 import functools
 import importlib.util
+import itertools
 import os
 import re
 import sys
@@ -124,6 +125,12 @@ def bytes_to_unicode() -> dict[int, str]:
     return dict(sorted(table.items()))
 
 
+# Where letters and numbers can be: planes 0-3 and 14. Planes 4-13 hold no
+# character yet and 15-16 are private use (a test checks this on the
+# running Python); skipping them makes building the classes 3x faster.
+_PLANES = (range(0x40000), range(0xE0000, 0xF0000))
+
+
 def _category_classes(*prefixes: str) -> list[str]:
     """Regex class bodies: code points whose category starts with a prefix.
 
@@ -131,7 +138,7 @@ def _category_classes(*prefixes: str) -> list[str]:
     version (14.0 in Python 3.11; newer Pythons know newer characters).
     """
     ranges: list[list[tuple[int, int]]] = [[] for _ in prefixes]
-    for cp in range(0x110000):
+    for cp in itertools.chain(*_PLANES):
         category = unicodedata.category(chr(cp))
         for found, prefix in zip(ranges, prefixes):
             if not category.startswith(prefix):
