@@ -375,6 +375,12 @@ class BPETokenizer:
         return self._eos_id
 
     @property
+    def missing_bytes(self) -> tuple[int, ...]:
+        """Byte values no token spells: `encode` cannot write them."""
+        symbols = bytes_to_unicode()
+        return tuple(b for b in range(256) if symbols[b] not in self._ids)
+
+    @property
     def pre_tokenizer(self) -> str:
         """The rule cutting text into pieces: "smollm" or "gpt2"."""
         return self._pre_tokenizer
