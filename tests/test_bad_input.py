@@ -122,7 +122,6 @@ TABLE = [
      ["(1,)"]),    # real models (SmolLM2): the byte-level BPE tokenizer
     ("BPETokenizer", lambda: md.BPETokenizer(["a", "b"], ["a b"]), ValueError,
      ["merges[0]", "'ab'", "not in the vocabulary"]),
-    ("chat_prompt", lambda: md.chat_prompt("Hi"), TypeError, ["list of", "str"]),
 ]
 
 # Public names that take no input to be wrong about (types that only hold results, modules, constants).

@@ -243,6 +243,27 @@ def test_from_gguf_rejects_what_it_cannot_read(tmp_path: Any) -> None:
         BPETokenizer.from_gguf(42)
 
 
+def test_from_fields_builds_the_same_tokenizer() -> None:
+    tok = _toy()
+    fields = {
+        "tokenizer.ggml.model": "gpt2",
+        "tokenizer.ggml.pre": "smollm",
+        "tokenizer.ggml.tokens": [tok.id_to_token(i)
+                                  for i in range(tok.vocab_size)],
+        "tokenizer.ggml.merges": ["a a", "aa a", "Ġ t", "h e", "Ġt he"],
+        "tokenizer.ggml.token_type": [1] * (tok.vocab_size - 1) + [3],
+        "tokenizer.ggml.eos_token_id": tok.vocab_size - 1,
+    }
+    built = BPETokenizer.from_fields(fields)
+    text = "aaa the<|end|> 12"
+    assert built.encode(text) == tok.encode(text)
+    assert built.special_tokens == tok.special_tokens
+    with pytest.raises(ValueError, match="'gpt2'"):
+        BPETokenizer.from_fields({**fields, "tokenizer.ggml.model": "llama"})
+    with pytest.raises(ValueError, match="tokenizer.ggml.merges"):
+        BPETokenizer.from_fields({"tokenizer.ggml.model": "gpt2"})
+
+
 def test_missing_model_says_how_to_install(monkeypatch: Any) -> None:
     monkeypatch.setattr(bpe_module.importlib.util, "find_spec",
                         lambda name: None)

@@ -1,11 +1,6 @@
 """Real pretrained models run with the package's numpy functions: weights reader, tokenizer, encoder."""
 
-from .bpe import (
-    BPETokenizer,
-    bytes_to_unicode,
-    chat_prompt,
-    smollm2_gguf_path,
-)
+from .bpe import BPETokenizer, bytes_to_unicode, smollm2_gguf_path
 from .minilm import (
     EncoderConfig,
     EncoderOutput,
@@ -34,6 +29,5 @@ __all__ = [
     "read_safetensors_header",
     "write_safetensors",
     "bytes_to_unicode",
-    "chat_prompt",
     "smollm2_gguf_path",
 ]

@@ -255,33 +255,57 @@ class BPETokenizer:
                 f"got {type(source).__name__}"
             )
 
-        def field(key: str, default: Any = None) -> Any:
-            found = reader.fields.get(key)
-            return default if found is None else found.contents()
+        fields = {
+            key: found.contents()
+            for key, found in reader.fields.items()
+            if key.startswith("tokenizer.ggml.")
+        }
+        return cls.from_fields(fields, pre_tokenizer=pre_tokenizer)
 
-        model = field("tokenizer.ggml.model")
+    @classmethod
+    def from_fields(
+        cls,
+        fields: Mapping[str, Any],
+        *,
+        pre_tokenizer: str | None = None,
+    ) -> BPETokenizer:
+        """Build from a GGUF file's tokenizer metadata, already read.
+
+        fields: {"tokenizer.ggml.tokens": [...], "tokenizer.ggml.merges":
+        [...], ...} under llama.cpp's key names (a cache of them, say).
+        """
+
+        def field(key: str, default: Any = None) -> Any:
+            return fields.get(f"tokenizer.ggml.{key}", default)
+
+        model = field("model")
         if model != "gpt2":
             raise ValueError(
                 "tokenizer.ggml.model must be 'gpt2' (byte-level BPE), "
                 f"got {model!r}"
             )
-        pre = pre_tokenizer or field("tokenizer.ggml.pre", "gpt2")
+        pre = pre_tokenizer or field("pre", "gpt2")
         if pre not in PRE_TOKENIZERS:
             raise ValueError(
                 f"pre-tokenizer {pre!r} is not supported; "
                 f"this tokenizer knows {PRE_TOKENIZERS}"
             )
-        tokens = field("tokenizer.ggml.tokens")
-        types = field("tokenizer.ggml.token_type") or [1] * len(tokens)
+        tokens = field("tokens")
+        if tokens is None or field("merges") is None:
+            raise ValueError(
+                "fields must hold tokenizer.ggml.tokens and "
+                "tokenizer.ggml.merges"
+            )
+        types = field("token_type") or [1] * len(tokens)
         special = (TOKEN_TYPE_CONTROL, TOKEN_TYPE_USER_DEFINED)
         return cls(
             tokens,
-            field("tokenizer.ggml.merges"),
+            field("merges"),
             special_tokens=[t for t, k in zip(tokens, types) if k in special],
-            bos_id=field("tokenizer.ggml.bos_token_id"),
-            eos_id=field("tokenizer.ggml.eos_token_id"),
-            add_bos=bool(field("tokenizer.ggml.add_bos_token", False)),
-            add_eos=bool(field("tokenizer.ggml.add_eos_token", False)),
+            bos_id=field("bos_token_id"),
+            eos_id=field("eos_token_id"),
+            add_bos=bool(field("add_bos_token", False)),
+            add_eos=bool(field("add_eos_token", False)),
             pre_tokenizer=pre,
         )
 
