@@ -142,6 +142,9 @@ def test_merges_follow_their_rank() -> None:
     assert tok.tokenize(" the") == ["Ġthe"]
     assert tok.tokenize("the") == ["t", "he"]  # no merge "t he"
     assert tok.encode("the<|end|>") == [*_ids(tok, "t", "he"), tok.eos_id]
+    assert tok.merge_steps(" the") == [
+        ["Ġ", "t", "h", "e"], ["Ġt", "h", "e"], ["Ġt", "he"], ["Ġthe"],
+    ]
 
 
 def test_pre_tokenizer_cuts_digits_one_by_one() -> None:
@@ -356,6 +359,8 @@ def test_smollm2_vocabulary(smol: BPETokenizer, reader: Any) -> None:
     assert smol.pre_tokenizer == "smollm"
     assert smol.encode("<|im_start|>user\n") == [1, 4093, 198]
     assert smol.tokenize(" the cat") == ["Ġthe", "Ġcat"]
+    steps = smol.merge_steps(" attention")
+    assert steps[0] == list("Ġattention") and steps[-1] == ["Ġattention"]
     # The file asks for no BOS: the chat template writes <|im_start|>.
     assert smol.encode("hi", add_special=True) == smol.encode("hi")
     with pytest.raises(ValueError, match="'bert' is not supported"):

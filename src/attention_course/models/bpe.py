@@ -454,14 +454,17 @@ class BPETokenizer:
         )
         return [m.group() for part in parts for m in piece_re.finditer(part)]
 
-    def merge(self, symbols: list[str]) -> list[str]:
+    def merge(
+        self, symbols: list[str], steps: list[list[str]] | None = None
+    ) -> list[str]:
         """Merge adjacent symbols, the earliest-learned pair first.
 
         One merge at a time: the pair of lowest rank (the leftmost one on a
         tie) becomes one symbol, and only its two new neighbouring pairs
-        need a new rank. (A merged symbol's pairs always rank later than
-        the merge that made it, so this equals "merge every occurrence of
-        the best pair, then look again", the textbook loop.)
+        need a new rank. (In a learned merge list a merged symbol's pairs
+        rank later than the merge that made it, so this equals "merge every
+        occurrence of the best pair, then look again", the textbook loop.)
+        steps: if given, receives a copy of the symbols after each merge.
         """
         word = list(symbols)
         ranks = [self._rank(a, b) for a, b in zip(word, word[1:])]
@@ -476,7 +479,21 @@ class BPETokenizer:
                 ranks[i - 1] = self._rank(word[i - 1], word[i])
             if i < len(ranks):
                 ranks[i] = self._rank(word[i], word[i + 1])
+            if steps is not None:
+                steps.append(list(word))
         return word
+
+    def merge_steps(self, piece: str) -> list[list[str]]:
+        """The symbols of one pre-token from its bytes to its tokens.
+
+        " the" -> [["Ġ", "t", "h", "e"], ["Ġt", "h", "e"], ["Ġt", "he"],
+        ["Ġthe"]] (to show BPE at work, one merge per line).
+        """
+        _check_text(piece)
+        symbol = bytes_to_unicode()
+        steps = [[symbol[b] for b in piece.encode("utf-8")]]
+        self.merge(steps[0], steps)
+        return steps
 
     def _rank(self, left: str, right: str) -> int:
         """Rank of the merge (left, right); _NO_MERGE if there is none."""
