@@ -512,7 +512,7 @@ class BPETokenizer:
         word = self.merge([symbol[b] for b in piece.encode("utf-8")])
         missing = [s for s in word if s not in self._ids]
         if missing:
-            if errors == "strict":
+            if errors != "ignore":
                 raise ValueError(
                     f"the vocabulary has no token for byte(s) "
                     f"{[hex(self._byte_of[s]) for s in missing]} of "
@@ -607,8 +607,8 @@ class BPETokenizer:
     ) -> Iterator[str]:
         """Yield text as ids arrive, holding back a character's first bytes.
 
-        A token may end inside a multi-byte character (emoji are often two
-        or three tokens); printing each token's bytes alone would show
+        A token may end inside a multi-byte character (an emoji's 4 bytes
+        are often 2 or 3 tokens); each token's bytes alone would print as
         U+FFFD, so an incremental UTF-8 decoder waits for the rest.
         """
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
