@@ -438,7 +438,19 @@ def _known_to_python(ch: str) -> bool:
 
 @needs_model
 @needs_tokenizers
-@settings(max_examples=300, deadline=None)
+@needs_model
+@needs_tokenizers
+def test_unspellable_byte_dropped_before_merging(
+    smol: BPETokenizer, reference: Any
+) -> None:
+    """'"\\x16>': 0x16 has no token; the rest merges to '">' as in the reference."""
+    text = '"\x16>'
+    assert smol.encode(text, errors="ignore") == reference.encode(text).ids
+    assert smol.encode('">') == smol.encode(text, errors="ignore")
+
+
+# derandomize: the same 300 texts on every run, so CI is reproducible.
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.text(st.characters(blacklist_categories=("Cn", "Cs"))))
 def test_any_text_same_ids_as_reference(
     smol: BPETokenizer, reference: Any, text: str
@@ -449,7 +461,7 @@ def test_any_text_same_ids_as_reference(
 
 
 @needs_model
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.text())
 def test_any_text_round_trips_or_says_why(
     smol: BPETokenizer, text: str

@@ -509,8 +509,8 @@ class BPETokenizer:
         if cached is not None:
             return cached
         symbol = bytes_to_unicode()
-        word = self.merge([symbol[b] for b in piece.encode("utf-8")])
-        missing = [s for s in word if s not in self._ids]
+        symbols = [symbol[b] for b in piece.encode("utf-8")]
+        missing = [s for s in symbols if s not in self._ids]
         if missing:
             if errors != "ignore":
                 raise ValueError(
@@ -519,8 +519,13 @@ class BPETokenizer:
                     f"{piece!r}; pass errors='ignore' to drop them "
                     "(as the reference tokenizer does silently)"
                 )
-            return tuple(self._ids[s] for s in word if s in self._ids)
-        ids = tuple(self._ids[s] for s in word)
+            # The reference drops such bytes first, then merges what is
+            # left: '"\x16>' becomes the one token '">'.
+            kept = [s for s in symbols if s in self._ids]
+            if not kept:
+                return ()
+            return tuple(self._ids[s] for s in self.merge(kept))
+        ids = tuple(self._ids[s] for s in self.merge(symbols))
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[piece] = ids
