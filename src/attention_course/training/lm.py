@@ -240,11 +240,14 @@ class DecoderLM(TokenModel):
         grad_logits = self._check_grad_logits(grad_logits, cache)
         with np.errstate(over="ignore", invalid="ignore"):
             grads = self._backward(grad_logits, cache)
-        if not all(np.isfinite(g).all() for g in grads.values()):
+        bad = [k for k, g in grads.items() if not np.isfinite(g).all()]
+        if bad:  # huge grad_logits, or parameters blown up by training
             top = float(np.max(np.abs(grad_logits)))
+            big = max(float(np.max(np.abs(p))) for p in self.params.values())
             raise ValueError(
-                f"grad_logits is too large (largest |value| {top:.3g}): the "
-                f"gradients overflow {self.dtype} to inf or NaN"
+                f"the gradient of {bad[0]!r} overflows to inf or NaN: "
+                f"grad_logits' largest |value| is {top:.3g}, the "
+                f"parameters' {big:.3g}"
             )
         return grads
 
