@@ -154,6 +154,11 @@ def _array(x: Any) -> np.ndarray:
     """x as a float numpy array; a PyTorch tensor is detached first."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
+    if np.iscomplexobj(x):  # a cast to float would drop the imaginary part
+        raise TypeError(
+            f"returned complex numbers (dtype {np.asarray(x).dtype}), "
+            "expected real ones"
+        )
     return np.asarray(x, dtype=float)
 
 
