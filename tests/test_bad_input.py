@@ -17,6 +17,13 @@ import attention_course.training as tr
 
 Z = np.zeros
 RNG = np.random.default_rng(0)
+TINY_CONFIG = md.DecoderConfig(vocab_size=64, hidden_size=16, num_layers=2, num_heads=4, num_kv_heads=2,
+                               ffn_size=24, rope_base=1e4, rms_eps=1e-5, context_length=32, bos_id=1, eos_id=2)
+
+
+def tiny_decoder():
+    return md.SmolLM2.random(TINY_CONFIG)
+
 NAN = np.array([[0.0, np.nan], [0.0, 0.0]])
 
 # (public name, call, expected error, words the message must contain)
@@ -66,6 +73,10 @@ TABLE = [
     ("sinusoidal_shift_matrix", lambda: ac.sinusoidal_shift_matrix(1, 3), ValueError, ["3"]),
     ("apply_rope", lambda: ac.apply_rope(Z((4, 6)), np.arange(5)), ValueError, ["(5,)", "(4, 6)"]),
     ("rope_angles", lambda: ac.rope_angles(np.arange(4), 5), ValueError, ["5"]),
+    ("rms_norm", lambda: ac.rms_norm(Z((2, 4)), np.ones(3)), ValueError, ["(3,)", "(2, 4)"]),
+    ("silu", lambda: ac.silu(np.array([np.nan])), ValueError, ["NaN", "(1,)"]),
+    ("swiglu", lambda: ac.swiglu(Z((2, 4)), Z((4, 8)), Z((4, 8)), Z((8, 5))), ValueError,
+     ["w_down", "(8, 5)"]),
     # scaling experiment
     ("dot_product_variance", lambda: ac.dot_product_variance(0, 10, RNG), ValueError, ["d_k"]),
     ("random_dot_products", lambda: ac.random_dot_products(4, 0, RNG), ValueError, ["n_samples"]),
@@ -145,11 +156,34 @@ TABLE = [
     ("write_safetensors", lambda: md.write_safetensors(os.path.join(tempfile.gettempdir(), "bad.safetensors"),
                                                        {"a": np.array(["x"])}), TypeError,
      ["(1,)"]),
+    # the decoder (chapter 16), on a tiny random model of the same architecture
+    ("DecoderConfig", lambda: md.DecoderConfig.from_fields({"general.architecture": "bert"}), ValueError,
+     ["llama", "bert"]),
+    ("SmolLM2", lambda: md.SmolLM2(TINY_CONFIG, {}), KeyError, ["token_embd.weight"]),
+    ("SmolLM2", lambda: tiny_decoder().forward([1, 64]), ValueError, ["[0, 64)", "[64]"]),
+    ("SmolLM2", lambda: tiny_decoder().forward(np.zeros(40, int)), ValueError, ["40", "context length 32"]),
+    ("load_smollm2", lambda: md.load_smollm2("/nonexistent.gguf"), FileNotFoundError, ["/nonexistent.gguf"]),
+    ("filter_top_k", lambda: md.filter_top_k([0.5, 0.5], 0), ValueError, ["top_k", "0"]),
+    ("filter_top_p", lambda: md.filter_top_p([0.5, 0.5], 1.5), ValueError, ["top_p", "(0, 1]", "1.5"]),
+    ("next_token_probabilities", lambda: md.next_token_probabilities([1.0, 2.0], temperature=0.0), ValueError,
+     ["temperature", "> 0"]),
+    ("generate", lambda: md.generate(tiny_decoder(), [1, 2], -1), ValueError, ["max_new_tokens", "-1"]),
+    ("generate", lambda: md.generate(tiny_decoder(), [1, 2], 3, sample=True, temperature=-1.0,
+                                     rng=RNG), ValueError, ["temperature", "-1.0"]),
+    ("generate", lambda: md.generate(tiny_decoder(), [1, 2], 3, sample=True, top_p=0.0, rng=RNG), ValueError,
+     ["top_p", "(0, 1]"]),
+    ("generate", lambda: md.generate(tiny_decoder(), [1, 2], 3, sample=True), TypeError, ["rng", "Generator"]),
+    ("generate_stream", lambda: md.generate_stream(tiny_decoder(), [1, 99], 3), ValueError, ["[0, 64)", "[99]"]),
+    ("generate_stream", lambda: md.generate_stream(tiny_decoder(), [1.5], 3), TypeError, ["integer", "float64"]),
+    # the byte-level BPE tokenizer (chapter 16)
+    ("BPETokenizer", lambda: md.BPETokenizer(["a", "b"], ["a b"]), ValueError,
+     ["merges[0]", "'ab'", "not in the vocabulary"]),
 ]
 
 # Public names that take no input to be wrong about (types that only hold results, modules, constants).
 NOT_CALLED_WITH_INPUT = {"SaturationStats", "Evaluation", "History", "IGNORE_INDEX", "exercises", "training",
-                         "EncoderOutput", "SafetensorsError", "minilm_folder"}
+                         "EncoderOutput", "SafetensorsError", "minilm_folder", "DecoderOutput",
+                         "bytes_to_unicode", "smollm2_gguf_path", "weights_cache_dir"}
 NOT_CALLED_WITH_INPUT |= {"LMHistory", "RepeatBatch", "TEXTS"}  # chapter 15: results, text names
 
 

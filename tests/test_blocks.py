@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from attention_course import feed_forward, gelu, layer_norm
+from attention_course import feed_forward, gelu, layer_norm, rms_norm, silu, swiglu
 
 
 def test_layer_norm_normalises_rows():
@@ -62,3 +62,41 @@ def test_blocks_bad_input(call, error, words):
         call()
     for word in words:
         assert word in str(info.value)
+
+
+def test_rms_norm_rescales_rows_to_root_mean_square_one():
+    rng = np.random.default_rng(3)
+    x = rng.normal(2.0, 4.0, size=(3, 5, 16))
+    out = rms_norm(x, np.ones(16), eps=1e-12)
+    np.testing.assert_allclose(np.sqrt((out * out).mean(-1)), 1.0, rtol=1e-10)
+    weight = rng.normal(size=16)
+    np.testing.assert_allclose(rms_norm(x, weight, eps=1e-12), out * weight, atol=1e-12)
+    # unlike layer norm, the mean is kept: a constant row stays constant, not zero
+    np.testing.assert_allclose(rms_norm(np.full((1, 4), 3.0), np.ones(4)), 1.0, rtol=1e-6)
+    assert rms_norm(np.float32([[1.0, 2.0]]), np.ones(2)).dtype == np.float32
+
+
+def test_swiglu_is_a_gated_feed_forward():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(5, 8))
+    w_gate, w_up, w_down = rng.normal(size=(8, 12)), rng.normal(size=(8, 12)), rng.normal(size=(12, 8))
+    a = x @ w_gate
+    expected = (a / (1 + np.exp(-a)) * (x @ w_up)) @ w_down
+    np.testing.assert_allclose(swiglu(x, w_gate, w_up, w_down), expected, atol=1e-12)
+    # position-wise, like feed_forward: each row alone gives the same row
+    np.testing.assert_allclose(swiglu(x[2:3], w_gate, w_up, w_down), expected[2:3], atol=1e-12)
+    np.testing.assert_allclose(silu(np.array([-800.0, 0.0, 800.0])), [0.0, 0.0, 800.0])
+
+
+def test_torch_oracle_rms_norm_and_swiglu():
+    torch = pytest.importorskip("torch", reason="torch (dev requirements) is the oracle for these checks")
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(4, 6, 10)).astype(np.float32)
+    weight = rng.normal(size=10).astype(np.float32)
+    ref = torch.nn.functional.rms_norm(torch.tensor(x), (10,), torch.tensor(weight), 1e-5)
+    np.testing.assert_allclose(rms_norm(x, weight, 1e-5), ref.numpy(), rtol=1e-5, atol=1e-6)
+    w_gate, w_up = rng.normal(size=(10, 16)), rng.normal(size=(10, 16))
+    w_down = rng.normal(size=(16, 10))
+    t = torch.tensor(x.astype(np.float64))
+    ref = (torch.nn.functional.silu(t @ torch.tensor(w_gate)) * (t @ torch.tensor(w_up))) @ torch.tensor(w_down)
+    np.testing.assert_allclose(swiglu(x.astype(np.float64), w_gate, w_up, w_down), ref.numpy(), atol=1e-10)

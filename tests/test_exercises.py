@@ -927,3 +927,54 @@ def test_kv_cache_checker_agrees_with_the_package():
     from attention_course import kv_cache_bytes
 
     assert ex.check_kv_cache_size(lambda *a: kv_cache_bytes(*a[:4], itemsize=a[4]), verbose=False)
+
+
+# ---- chapter 16: a real decoder ----------------------------------------------------------------
+
+def rms_norm_numpy(x, weight):
+    return x / np.sqrt(np.mean(x**2, axis=-1, keepdims=True) + 1e-5) * weight
+
+
+def top_p_sorted(probs, top_p):
+    order = np.argsort(probs)[::-1]
+    kept, mass = np.zeros_like(probs), 0.0
+    for i in order:
+        if mass >= top_p:
+            break
+        kept[i] = probs[i]
+        mass += probs[i]
+    return kept / kept.sum()
+
+
+GOOD_CH16 = [
+    (ex.check_rms_norm, rms_norm_numpy),
+    (ex.check_rms_norm, lambda x, w: w * x / np.linalg.norm(x, axis=-1, keepdims=True)
+     * np.sqrt(x.shape[-1]) * np.sqrt(np.mean(x**2, -1, keepdims=True) / (np.mean(x**2, -1, keepdims=True) + 1e-5))),
+    (ex.check_top_p_filter, top_p_sorted),
+    (ex.check_repeat_kv, lambda kv, group: np.repeat(kv, group, axis=0)),
+    (ex.check_repeat_kv, lambda kv, group: np.stack([kv[h // group] for h in range(kv.shape[0] * group)])),
+]
+
+BAD_CH16 = [
+    (ex.check_rms_norm, lambda x, w: (x - x.mean(-1, keepdims=True))
+     / np.sqrt(((x - x.mean(-1, keepdims=True)) ** 2).mean(-1, keepdims=True) + 1e-5) * w, "layer norm"),
+    (ex.check_rms_norm, lambda x, w: x / np.sqrt(np.mean(x**2, -1, keepdims=True)) * w, "eps"),
+    (ex.check_top_p_filter, lambda p, t: np.where(top_p_sorted(p, t) > 0, p, 0.0), "sum"),
+    (ex.check_repeat_kv, lambda kv, group: np.tile(kv, (group, 1, 1)), "np.tile"),
+    (ex.check_repeat_kv, lambda kv, group: np.repeat(kv, group, axis=1), "head axis"),
+]
+
+
+@pytest.mark.parametrize("checker, answer", GOOD_CH16)
+def test_ch16_checkers_accept_correct_answers(checker, answer, capsys):
+    result = checker(answer)
+    assert result, result.message
+    assert result.cases_run >= 4
+
+
+@pytest.mark.parametrize("checker, answer, hint", BAD_CH16)
+def test_ch16_checkers_reject_typical_mistakes_with_a_hint(checker, answer, hint):
+    with np.errstate(all="ignore"):
+        result = checker(answer, verbose=False)
+    assert not result
+    assert "hint: " in result.message and hint in result.message, result.message

@@ -133,3 +133,25 @@ def test_decoder_bad_input(call, error, words):
         call()
     for word in words:
         assert word in str(info.value)
+
+
+def test_cache_with_layers_keeps_each_layer_apart():
+    rng = np.random.default_rng(7)
+    cache = KVCache(num_kv_heads=3, head_dim=4, capacity=1, dtype=np.float32, num_layers=2)
+    kept = {0: [], 1: []}
+    for t in (2, 1, 3):
+        for layer in (0, 1):
+            k = rng.normal(size=(3, t, 4)).astype(np.float32)
+            cache.append(k, -k, layer=layer)
+            kept[layer].append(k)
+            # length counts tokens every layer has seen: the last layer's
+            assert cache.length == sum(a.shape[1] for a in kept[1])
+    for layer in (0, 1):
+        np.testing.assert_array_equal(cache.layer_keys(layer), np.concatenate(kept[layer], axis=1))
+        np.testing.assert_array_equal(cache.layer_values(layer), -np.concatenate(kept[layer], axis=1))
+    assert cache.keys.dtype == np.float32 and cache.length == 6
+    assert cache.nbytes == kv_cache_bytes(2, 3, 4, 6)
+    with pytest.raises(ValueError, match=r"layer must lie in \[0, 2\), got 2"):
+        cache.append(np.zeros((3, 1, 4)), np.zeros((3, 1, 4)), layer=2)
+    with pytest.raises(TypeError, match="layer"):
+        cache.layer_keys(1.0)  # type: ignore[arg-type]

@@ -966,6 +966,75 @@ def ch15_temperature() -> str:
     return "Almost always the most likely token: greedy decoding"
 
 
+# ---------------------------------------------------------------- chapter 16
+def _tiny_decoder():
+    from attention_course.models import DecoderConfig, SmolLM2
+
+    config = DecoderConfig(vocab_size=50, hidden_size=24, num_layers=2, num_heads=6, num_kv_heads=2, ffn_size=32,
+                           rope_base=1e4, rms_eps=1e-5, context_length=64, bos_id=1, eos_id=2)
+    return SmolLM2.random(config, seed=0)
+
+
+def ch16_kv_heads() -> float:
+    r = rng()
+    q, k, v = r.normal(size=(9, 4, 8)), r.normal(size=(3, 4, 8)), r.normal(size=(3, 4, 8))
+    grouped, _ = grouped_query_attention(q, k, v)
+    repeated, _ = scaled_dot_product_attention(q, np.repeat(k, 3, axis=0), np.repeat(v, 3, axis=0))
+    np.testing.assert_allclose(grouped, repeated, atol=1e-12)
+    return 9 / 3
+
+
+def ch16_cache_mib() -> float:
+    return kv_cache_bytes(30, 3, 64, 2048, itemsize=4) / 2**20
+
+
+def ch16_rmsnorm() -> str:
+    from attention_course import rms_norm
+
+    x, w = rng().normal(2.0, 1.0, size=(3, 8)), np.ones(8)
+    assert not np.allclose(rms_norm(x, w), layer_norm(x, w, np.zeros(8)), atol=1e-3)  # the mean matters
+    centred = x - x.mean(axis=-1, keepdims=True)
+    np.testing.assert_allclose(rms_norm(centred, w), layer_norm(centred, w, np.zeros(8)), atol=1e-9)
+    return "Subtracting the mean, and the shift β"
+
+
+def ch16_rope() -> str:
+    q, k = rng().normal(size=(2, 1, 8))
+
+    def score(m, n):
+        return float(apply_rope(q, np.array([m]))[0] @ apply_rope(k, np.array([n]))[0])
+
+    assert np.isclose(score(7, 3), score(107, 103)) and not np.isclose(score(7, 3), score(7, 4))
+    return "To the queries and keys of every head, after their projections, in every layer"
+
+
+def ch16_greedy() -> str:
+    from attention_course.models import generate
+
+    model = _tiny_decoder()
+    assert generate(model, [3, 4, 5], 10) == generate(model, [3, 4, 5], 10, use_cache=False)  # not the cache
+    return ("Once a phrase is in the context, repeating it becomes the most likely continuation, and greedy "
+            "always takes the most likely token")
+
+
+def ch16_top_p() -> str:
+    from attention_course.models import filter_top_p
+
+    np.testing.assert_allclose(filter_top_p([0.4, 0.3, 0.2, 0.1], 0.5), [4 / 7, 3 / 7, 0, 0])
+    return "The first two (0.4 and 0.3), renormalised to 4/7 and 3/7"
+
+
+def ch16_tied() -> str:
+    from attention_course import rms_norm
+
+    model = _tiny_decoder()
+    out = model.run([3, 9, 4])
+    final = rms_norm(out.hidden_states[-1], model.output_norm, model.config.rms_eps)
+    np.testing.assert_allclose(out.logits, final @ model.embedding.T, rtol=1e-5, atol=1e-5)
+    assert not any(name.startswith("output.") for name in model.tensors)
+    return "The logits are the final vectors times the transposed embedding matrix: no separate output matrix"
+
+
 CHECKS: dict[str, Callable[[], float | str]] = {
     name.replace("_", "-"): fn
     for name, fn in dict(globals()).items()

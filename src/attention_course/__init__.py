@@ -6,7 +6,15 @@ that the function here gives the same numbers.
 
 from . import exercises, training
 from .attention import scaled_dot_product_attention, softmax
-from .blocks import TransformerBlock, feed_forward, gelu, layer_norm
+from .blocks import (
+    TransformerBlock,
+    feed_forward,
+    gelu,
+    layer_norm,
+    rms_norm,
+    silu,
+    swiglu,
+)
 from .diagnose import (
     Diagnosis,
     diagnose_attention,
@@ -88,4 +96,8 @@ __all__ = [
     "diagnose_gqa",
     "diagnose_rope",
     "diagnose_split_heads",
+    # the pieces of a Llama-style decoder (chapter 16)
+    "rms_norm",
+    "silu",
+    "swiglu",
 ]

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy.special import erf
+from scipy.special import erf, expit
 
 from .checks import (
     as_float_array,
@@ -20,7 +20,15 @@ from .checks import (
 )
 from .heads import MultiHeadAttention
 
-__all__ = ["layer_norm", "gelu", "feed_forward", "TransformerBlock"]
+__all__ = [
+    "layer_norm",
+    "gelu",
+    "feed_forward",
+    "TransformerBlock",
+    "rms_norm",
+    "silu",
+    "swiglu",
+]
 
 
 def layer_norm(x: Any, gamma: Any, beta: Any, eps: float = 1e-5) -> np.ndarray:
@@ -225,3 +233,84 @@ class TransformerBlock:
         """Number of trainable numbers in the block (attention, feed-forward, layer norms)."""
         total = sum(p.size for p in self.params.values()) + self.self_attn.num_parameters
         return total + (self.cross_attn.num_parameters if self.cross_attn is not None else 0)
+
+
+def rms_norm(x: Any, weight: Any, eps: float = 1e-5) -> np.ndarray:
+    """RMSNorm: x / sqrt(mean(x^2) + eps) * weight; x: (..., d), weight: (d,).
+
+    Layer norm without the mean subtraction and without the shift beta
+    (Zhang & Sennrich, 2019): it only rescales each row to root mean square 1.
+    Llama-style decoders use it because it is cheaper and trains as well.
+    """
+    x = as_float_array(x, "x", min_ndim=1)
+    weight = as_float_array(weight, "weight")
+    d = x.shape[-1]
+    if weight.shape != (d,):
+        raise ValueError(
+            f"weight must have shape ({d},) to match x with shape {x.shape}, "
+            f"got {weight.shape}"
+        )
+    eps = check_scalar(eps, "eps", positive=True)
+    check_finite(x, "x")
+    return _rms_norm(x, weight.astype(x.dtype, copy=False), eps)
+
+
+def _rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
+    """rms_norm without input checks, for a model's hot loop; x: (..., d)."""
+    mean_square = np.mean(x * x, axis=-1, keepdims=True)
+    return x * (1.0 / np.sqrt(mean_square + eps)).astype(x.dtype) * weight
+
+
+def silu(x: Any) -> np.ndarray:
+    """SiLU (or swish), x * sigmoid(x); x: (...) -> same shape."""
+    x = as_float_array(x, "x")
+    check_finite(x, "x")
+    return _silu(x)
+
+
+def _silu(x: np.ndarray) -> np.ndarray:
+    """silu without input checks; x: (...) -> same shape, same dtype."""
+    # expit is sigmoid without overflow warnings for very negative x.
+    return x * expit(x)
+
+
+def swiglu(x: Any, w_gate: Any, w_up: Any, w_down: Any) -> np.ndarray:
+    """SwiGLU feed-forward (silu(x @ w_gate) * (x @ w_up)) @ w_down.
+
+    x: (..., d_model), w_gate and w_up: (d_model, d_ff),
+    w_down: (d_ff, d_model).
+    A gated variant of `feed_forward` (Shazeer, 2020): one branch decides, per
+    feature, how much of the other branch passes. No biases, as in Llama.
+    """
+    x = as_float_array(x, "x", min_ndim=1)
+    w_gate, w_up, w_down = (as_float_array(a, n) for a, n in
+                            ((w_gate, "w_gate"), (w_up, "w_up"),
+                             (w_down, "w_down")))
+    d_model = x.shape[-1]
+    if w_gate.ndim != 2 or w_gate.shape[0] != d_model:
+        raise ValueError(
+            f"w_gate must have shape (d_model={d_model}, d_ff) for x with "
+            f"shape {x.shape}, got {w_gate.shape}"
+        )
+    d_ff = w_gate.shape[1]
+    if w_up.shape != w_gate.shape:
+        raise ValueError(
+            f"w_up must have shape {w_gate.shape} like w_gate, "
+            f"got {w_up.shape}"
+        )
+    if w_down.shape != (d_ff, d_model):
+        raise ValueError(
+            f"w_down must have shape ({d_ff}, {d_model}), got {w_down.shape}"
+        )
+    for name, arr in (("x", x), ("w_gate", w_gate), ("w_up", w_up),
+                      ("w_down", w_down)):
+        check_finite(arr, name)
+    return _swiglu(x, w_gate, w_up, w_down)
+
+
+def _swiglu(x: np.ndarray, w_gate: np.ndarray, w_up: np.ndarray,
+            w_down: np.ndarray) -> np.ndarray:
+    """swiglu without input checks, for a model's hot loop."""
+    gate = _silu(x @ w_gate)
+    gate *= x @ w_up
+    return gate @ w_down

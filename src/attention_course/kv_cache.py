@@ -46,27 +46,66 @@ def kv_cache_bytes(
 
 
 class KVCache:
-    """Keys and values of one attention layer, (num_kv_heads, length, head_dim) each, grown by appending.
+    """Keys and values of a decoder's attention layers, grown by appending.
 
-    Storage is preallocated and doubled when full, so appending one token is O(1) amortised
-    instead of copying the whole cache every step (which `np.concatenate` would do).
+    One array per layer of shape (num_kv_heads, length, head_dim) for keys and
+    one for values. `num_layers=1` (the default) is the cache of one attention
+    layer, as `ToyDecoder` uses; a deep model such as `SmolLM2` passes its
+    number of layers and appends to each layer with `layer=`. Storage is
+    preallocated and doubled when full, so appending one token is O(1)
+    amortised instead of copying the whole cache every step (which
+    `np.concatenate` would do). A model that rotates keys (RoPE) stores them
+    already rotated: each key is rotated once, when it enters the cache.
     """
 
-    def __init__(self, num_kv_heads: int, head_dim: int, capacity: int = 64, dtype: Any = np.float64) -> None:
-        """Empty cache for num_kv_heads heads of width head_dim, with room for `capacity` tokens."""
+    def __init__(
+        self,
+        num_kv_heads: int,
+        head_dim: int,
+        capacity: int = 64,
+        dtype: Any = np.float64,
+        num_layers: int = 1,
+    ) -> None:
+        """Empty cache: num_layers x num_kv_heads heads of width head_dim.
+
+        Room for `capacity` tokens before the storage grows.
+        """
         self.num_kv_heads = check_positive_int(num_kv_heads, "num_kv_heads")
         self.head_dim = check_positive_int(head_dim, "head_dim")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
         capacity = check_positive_int(capacity, "capacity")
         dtype = check_float_dtype(dtype)
-        check_size(2 * self.num_kv_heads * capacity * self.head_dim,
-                   "num_kv_heads, head_dim or capacity",
+        check_size(2 * self.num_layers * self.num_kv_heads * capacity
+                   * self.head_dim,
+                   "num_layers, num_kv_heads, head_dim or capacity",
                    "the keys and values", itemsize=dtype.itemsize)
-        self._k = np.empty((self.num_kv_heads, capacity, self.head_dim), dtype=dtype)
+        shape = (self.num_layers, self.num_kv_heads, capacity, self.head_dim)
+        self._k = np.empty(shape, dtype=dtype)
         self._v = np.empty_like(self._k)
-        self.length = 0
+        self._lengths = [0] * self.num_layers
 
-    def append(self, k: Any, v: Any) -> None:
-        """Append k, v: (num_kv_heads, t, head_dim) for t new tokens."""
+    @property
+    def length(self) -> int:
+        """Tokens cached in the last layer: those every layer has seen."""
+        return self._lengths[-1]
+
+    def _check_layer(self, layer: Any) -> int:
+        """Return layer as an int in [0, num_layers), else raise."""
+        is_int = isinstance(layer, (int, np.integer))
+        if isinstance(layer, (bool, np.bool_)) or not is_int:
+            raise TypeError(
+                f"layer must be an integer, got {type(layer).__name__} "
+                f"{layer!r}"
+            )
+        if not 0 <= layer < self.num_layers:
+            raise ValueError(
+                f"layer must lie in [0, {self.num_layers}), got {layer}"
+            )
+        return int(layer)
+
+    def append(self, k: Any, v: Any, layer: int = 0) -> None:
+        """Append k, v: (num_kv_heads, t, head_dim) for t tokens to `layer`."""
+        layer = self._check_layer(layer)
         k = check_array(k, "k")
         v = check_array(v, "v")
         expected = (self.num_kv_heads, None, self.head_dim)
@@ -79,44 +118,61 @@ class KVCache:
         if k.shape != v.shape:
             raise ValueError(f"k and v must have the same shape, got k {k.shape} and v {v.shape}")
         t = k.shape[1]
-        if self.length + t > self.capacity:
-            self._grow(self.length + t)
-        self._k[:, self.length : self.length + t] = k
-        self._v[:, self.length : self.length + t] = v
-        self.length += t
+        start = self._lengths[layer]
+        if start + t > self.capacity:
+            self._grow(start + t)
+        self._k[layer, :, start : start + t] = k
+        self._v[layer, :, start : start + t] = v
+        self._lengths[layer] = start + t
 
     def _grow(self, needed: int) -> None:
         """Reallocate to at least `needed` tokens, doubling so that n appends cost O(n) copies."""
         capacity = max(needed, 2 * self.capacity)
+        used = max(self._lengths)
         for name in ("_k", "_v"):
             old = getattr(self, name)
-            new = np.empty((self.num_kv_heads, capacity, self.head_dim), dtype=old.dtype)
-            new[:, : self.length] = old[:, : self.length]
+            shape = old.shape[:2] + (capacity, self.head_dim)
+            new = np.empty(shape, dtype=old.dtype)
+            new[:, :, :used] = old[:, :, :used]
             setattr(self, name, new)
 
     @property
     def capacity(self) -> int:
         """Tokens the preallocated storage can hold before it grows."""
-        return int(self._k.shape[1])
+        return int(self._k.shape[2])
+
+    def layer_keys(self, layer: int = 0) -> np.ndarray:
+        """Keys of one layer (num_kv_heads, length, head_dim), read-only."""
+        layer = self._check_layer(layer)
+        view = self._k[layer, :, : self._lengths[layer]]
+        view.flags.writeable = False
+        return view
+
+    def layer_values(self, layer: int = 0) -> np.ndarray:
+        """Values of one layer (num_kv_heads, length, head_dim), read-only."""
+        layer = self._check_layer(layer)
+        view = self._v[layer, :, : self._lengths[layer]]
+        view.flags.writeable = False
+        return view
 
     @property
     def keys(self) -> np.ndarray:
-        """Cached keys (num_kv_heads, length, head_dim), a read-only view."""
-        view = self._k[:, : self.length]
-        view.flags.writeable = False
-        return view
+        """Keys of layer 0 (num_kv_heads, length, head_dim), read-only."""
+        return self.layer_keys(0)
 
     @property
     def values(self) -> np.ndarray:
-        """Cached values (num_kv_heads, length, head_dim), a read-only view."""
-        view = self._v[:, : self.length]
-        view.flags.writeable = False
-        return view
+        """Values of layer 0 (num_kv_heads, length, head_dim), read-only."""
+        return self.layer_values(0)
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the cached keys and values in use: 2 x num_kv_heads x length x head_dim x itemsize."""
-        return 2 * self.num_kv_heads * self.length * self.head_dim * self._k.itemsize
+        """Bytes in use: 2 x num_kv_heads x head_dim x itemsize x tokens.
+
+        Summed over the layers.
+        """
+        per_token = 2 * self.num_kv_heads * self.head_dim * self._k.itemsize
+        return per_token * sum(self._lengths)
 
     @property
     def allocated_nbytes(self) -> int:

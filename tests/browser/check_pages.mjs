@@ -113,7 +113,7 @@ async function moveTwins(page) {
           await page.mouse.click(at.x, at.y);
           move.attempts = attempt;
           move.landed = await page.waitForFunction(([el, s, target]) => el._fullLayout.sliders[s].active === target,
-            [await gd.elementHandle(), s, target], { timeout: 1000 })
+            [await gd.elementHandle(), s, target], { timeout: 3000 })
             .then(() => target)
             .catch(() => gd.evaluate((el, s) => el._fullLayout.sliders[s].active, s));
           if (move.landed === target) break;

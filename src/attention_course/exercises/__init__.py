@@ -8,11 +8,13 @@ solution cell can end with `assert check_softmax(my_softmax)`.
 The shared machinery is in `checking`; the checkers are grouped by the chapters that use them.
 """
 
-from . import capstone, chapters, core, lookups_and_costs
+from . import capstone, chapters, core, decoder, lookups_and_costs
 from .capstone import *  # noqa: F403
 from .chapters import *  # noqa: F403
 from .checking import CheckResult
 from .core import *  # noqa: F403
+from .decoder import *  # noqa: F403
 from .lookups_and_costs import *  # noqa: F403
 
-__all__ = ["CheckResult", *core.__all__, *chapters.__all__, *capstone.__all__, *lookups_and_costs.__all__]
+__all__ = ["CheckResult", *core.__all__, *chapters.__all__, *capstone.__all__, *lookups_and_costs.__all__,
+           *decoder.__all__]
