@@ -739,6 +739,42 @@ VALID.update(
     }
 )
 
+# Chapter 16's decoder: its blocks, sampling filters and cache.
+_PROBS = np.array([0.1, 0.2, 0.3, 0.4])
+VALID.update(
+    {
+        "rms_norm": lambda: (
+            ac.rms_norm,
+            dict(x=_x(2, 4), weight=_x(4), eps=1e-5),
+        ),
+        "silu": lambda: (ac.silu, dict(x=_x(3))),
+        "swiglu": lambda: (
+            ac.swiglu,
+            dict(x=_x(3, 4), w_gate=_x(4, 6), w_up=_x(4, 6), w_down=_x(6, 4)),
+        ),
+        "filter_top_k": lambda: (
+            md.filter_top_k,
+            dict(probs=_PROBS.copy(), top_k=2),
+        ),
+        "filter_top_p": lambda: (
+            md.filter_top_p,
+            dict(probs=_PROBS.copy(), top_p=0.5),
+        ),
+        "next_token_probabilities": lambda: (
+            md.next_token_probabilities,
+            dict(logits=_x(5), temperature=0.8, top_k=3, top_p=0.9),
+        ),
+        "KVCache.layer_keys": lambda: (
+            ac.KVCache(2, 4, num_layers=2).layer_keys,
+            dict(layer=1),
+        ),
+        "KVCache.layer_values": lambda: (
+            ac.KVCache(2, 4, num_layers=2).layer_values,
+            dict(layer=1),
+        ),
+    }
+)
+
 # Public names that take no input to be wrong about, or only take something
 # else's output.
 NO_INPUT = {
@@ -765,6 +801,14 @@ NO_INPUT = {
     "RepeatBatch": "a record of a batch, built by repeat_task",
     "LMHistory": "a record of results, built by train_lm",
     "Diagnosis": "a verdict record, built by the diagnose_* functions",
+    "DecoderOutput": "a record of results, built by SmolLM2.run",
+    "weights_cache_dir": "takes no argument",
+    "smollm2_gguf_path": "takes no argument",
+    "bytes_to_unicode": "takes no argument",
+    "SmolLM2.summary": "takes no argument",
+    "BPETokenizer.clear_cache": "takes no argument",
+    "load_smollm2": "loads the real model (slow); a missing path is "
+    "FileNotFoundError, as load_minilm",
 }
 
 # (callable, argument, class of bad value): the bad value is valid there, with
@@ -774,6 +818,17 @@ SKIP = {
     ("*", "axis", "negative"): "negative axes count from the end",
     ("*", "dtype", "None"): "numpy reads dtype=None as float64",
     ("gelu", "x", "0-d"): "elementwise: a 0-d array is valid input",
+    ("silu", "x", "0-d"): "elementwise: a 0-d array is valid input",
+    (
+        "filter_top_k",
+        "top_k",
+        "huge",
+    ): "valid: keeps every token",
+    (
+        "next_token_probabilities",
+        "top_k",
+        "huge",
+    ): "valid: keeps every token",
     (
         "numerical_gradient",
         "x",

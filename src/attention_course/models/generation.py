@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..attention import softmax
-from ..checks import check_positive_int, check_scalar
+from ..checks import (
+    check_array,
+    check_positive_int,
+    check_probabilities,
+    check_scalar,
+)
 
 if TYPE_CHECKING:  # only for the type hints: no import cycle at run time
     from .smollm2 import SmolLM2
@@ -38,7 +43,7 @@ __all__ = [
 
 def filter_top_k(probs: Any, top_k: int) -> np.ndarray:
     """Keep the top_k largest of probs: (v,) (ties kept), renormalised."""
-    p = np.asarray(probs, dtype=np.float64)
+    p = _check_probs(probs)
     top_k = check_positive_int(top_k, "top_k")
     if top_k >= p.size:
         return p / p.sum()
@@ -54,7 +59,7 @@ def filter_top_p(probs: Any, top_p: float) -> np.ndarray:
     top_p, so the smallest set with mass >= top_p survives (always at least one
     token). Renormalised.
     """
-    p = np.asarray(probs, dtype=np.float64)
+    p = _check_probs(probs)
     top_p = _check_top_p(top_p)
     order = np.argsort(-p, kind="stable")
     # mass of the more likely tokens (a shifted cumsum: subtracting would
@@ -64,6 +69,17 @@ def filter_top_p(probs: Any, top_p: float) -> np.ndarray:
     keep = order[before < top_p]
     kept[keep] = p[keep]
     return kept / kept.sum()
+
+
+def _check_probs(probs: Any) -> np.ndarray:
+    """probs as a float64 (v,) array of probabilities with a positive sum."""
+    p = check_array(probs, "probs", ndim=1).astype(np.float64)
+    check_probabilities(p, "probs")
+    if not p.sum() > 0:
+        raise ValueError(
+            f"probs must have a positive sum, got {p.size} zeros or none"
+        )
+    return p
 
 
 def _check_top_p(top_p: Any) -> float:
@@ -84,6 +100,8 @@ def next_token_probabilities(
 
     softmax(logits / temperature), then the top-k and top-p filters.
     """
+    logits = check_array(logits, "logits", ndim=1, allow_neg_inf=True)
+    top_p = _check_top_p(top_p)
     temperature = check_scalar(temperature, "temperature")
     if temperature <= 0:
         raise ValueError(
