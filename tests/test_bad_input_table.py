@@ -775,6 +775,68 @@ VALID.update(
     }
 )
 
+_DECODER = dict(
+    vocab_size=10,
+    hidden_size=8,
+    num_layers=1,
+    num_heads=2,
+    num_kv_heads=1,
+    ffn_size=12,
+    rope_base=10000.0,
+    rms_eps=1e-5,
+    context_length=16,
+    bos_id=1,
+    eos_id=2,
+)
+
+
+def _smollm2():
+    return md.SmolLM2.random(md.DecoderConfig(**_DECODER))
+
+
+def _generate_kwargs():
+    return dict(
+        model=_smollm2(),
+        prompt=_ids(3),
+        max_new_tokens=2,
+        sample=True,
+        temperature=0.8,
+        top_k=3,
+        top_p=0.9,
+        rng=np.random.default_rng(0),
+        use_cache=True,
+        stop_at_eos=False,
+    )
+
+
+VALID.update(
+    {
+        "DecoderConfig": lambda: (md.DecoderConfig, dict(_DECODER)),
+        "SmolLM2": lambda: (
+            md.SmolLM2,
+            dict(
+                config=md.DecoderConfig(**_DECODER),
+                tensors=_smollm2().tensors,
+            ),
+        ),
+        "SmolLM2.check_ids": lambda: (
+            _smollm2().check_ids,
+            dict(ids=_ids(3), start=2),
+        ),
+        "SmolLM2.new_cache": lambda: (
+            _smollm2().new_cache,
+            dict(capacity=8),
+        ),
+        "SmolLM2.forward": lambda: (_smollm2().forward, dict(ids=_ids(3))),
+        "SmolLM2.run": lambda: (
+            _smollm2().run,
+            dict(ids=_ids(3), need_weights=True, last_only=False),
+        ),
+        "generate": lambda: (md.generate, _generate_kwargs()),
+        "generate_stream": lambda: (md.generate_stream, _generate_kwargs()),
+    }
+)
+
 # Public names that take no input to be wrong about, or only take something
 # else's output.
 NO_INPUT = {
@@ -819,6 +881,37 @@ SKIP = {
     ("*", "dtype", "None"): "numpy reads dtype=None as float64",
     ("gelu", "x", "0-d"): "elementwise: a 0-d array is valid input",
     ("silu", "x", "0-d"): "elementwise: a 0-d array is valid input",
+    **{
+        (name, "top_k", "huge"): "valid: keeps every token"
+        for name in ("generate", "generate_stream")
+    },
+    **{
+        (
+            name,
+            "max_new_tokens",
+            "huge",
+        ): "valid: generation stops when the context is full"
+        for name in ("generate", "generate_stream")
+    },
+    (
+        "generate",
+        "top_k",
+        "None",
+    ): "None means no top-k filter (generate passes its options on)",
+    **{
+        (
+            "DecoderConfig",
+            arg,
+            "huge",
+        ): "a description that allocates nothing"
+        for arg in (
+            "vocab_size",
+            "hidden_size",
+            "num_layers",
+            "ffn_size",
+            "context_length",
+        )
+    },
     (
         "filter_top_k",
         "top_k",

@@ -24,6 +24,7 @@ import numpy as np
 from ..attention import softmax
 from ..checks import (
     check_array,
+    check_flag,
     check_positive_int,
     check_probabilities,
     check_scalar,
@@ -128,9 +129,21 @@ def _check_generation(
     top_k: Any,
     top_p: Any,
     rng: Any,
+    **flags: Any,
 ) -> np.ndarray:
     """Check every argument up front: errors at the call, not mid-stream."""
-    ids = model.check_ids(prompt)
+    from .smollm2 import SmolLM2  # here: smollm2 imports this module
+
+    if not isinstance(model, SmolLM2):
+        raise TypeError(
+            f"model must be a SmolLM2, got {type(model).__name__}"
+        )
+    for name, flag in {"sample": sample, **flags}.items():
+        check_flag(flag, name)
+    try:
+        ids = model.check_ids(prompt)
+    except (TypeError, ValueError) as err:  # check_ids calls them ids
+        raise type(err)(f"prompt: {err}") from err
     if ids.size == 0:
         raise ValueError(
             "prompt must hold at least one token id, got an empty prompt"
@@ -172,7 +185,8 @@ def generate_stream(
     it reproducible).
     """
     ids = _check_generation(
-        model, prompt, max_new_tokens, sample, temperature, top_k, top_p, rng
+        model, prompt, max_new_tokens, sample, temperature, top_k, top_p, rng,
+        use_cache=use_cache, stop_at_eos=stop_at_eos,
     )
     return _stream(
         model,
