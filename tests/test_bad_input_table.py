@@ -837,6 +837,78 @@ VALID.update(
     }
 )
 
+def _bpe_fields():
+    """A byte-level vocabulary (256 byte symbols) with three merges."""
+    tokens = [*md.bytes_to_unicode().values(), "Ġt", "he", "Ġthe", "<|e|>"]
+    return dict(tokens=tokens, merges=["Ġ t", "h e", "Ġt he"])
+
+
+def _bpe():
+    return md.BPETokenizer(**_bpe_fields(), special_tokens=["<|e|>"])
+
+
+VALID.update(
+    {
+        "BPETokenizer": lambda: (
+            md.BPETokenizer,
+            dict(
+                **_bpe_fields(),
+                special_tokens=["<|e|>"],
+                bos_id=259,
+                eos_id=259,
+                add_bos=False,
+                add_eos=False,
+                pre_tokenizer="smollm",
+            ),
+        ),
+        "BPETokenizer.bpe": lambda: (
+            _bpe().bpe,
+            dict(piece=" the", errors="strict"),
+        ),
+        "BPETokenizer.merge": lambda: (
+            _bpe().merge,
+            dict(symbols=["Ġ", "t", "h", "e"], steps=[]),
+        ),
+        "BPETokenizer.merge_steps": lambda: (
+            _bpe().merge_steps,
+            dict(piece=" the"),
+        ),
+        "BPETokenizer.pre_tokenize": lambda: (
+            _bpe().pre_tokenize,
+            dict(text="the cat 42"),
+        ),
+        "BPETokenizer.encode": lambda: (
+            _bpe().encode,
+            dict(text="the cat<|e|>", add_special=False, errors="strict"),
+        ),
+        "BPETokenizer.tokenize": lambda: (
+            _bpe().tokenize,
+            dict(text="the cat"),
+        ),
+        **{
+            f"BPETokenizer.{name}": (
+                lambda name=name: (
+                    getattr(_bpe(), name),
+                    dict(ids=_ids(3, high=260), skip_special=True),
+                )
+            )
+            for name in ("decode", "decode_bytes", "decode_stream")
+        },
+        "BPETokenizer.id_to_token": lambda: (
+            _bpe().id_to_token,
+            dict(token_id=258),
+        ),
+        "BPETokenizer.token_bytes": lambda: (
+            _bpe().token_bytes,
+            dict(token_id=258),
+        ),
+        "BPETokenizer.token_to_id": lambda: (
+            _bpe().token_to_id,
+            dict(token="Ġthe"),
+        ),
+    }
+)
+
 # Public names that take no input to be wrong about, or only take something
 # else's output.
 NO_INPUT = {
