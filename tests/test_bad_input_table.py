@@ -577,6 +577,338 @@ VALID["check_encoder_stages"] = lambda: (
     dict(yours={}, reference=_stages_reference(), atol=1e-4, verbose=False),
 )
 
+
+
+def _lm():
+    return tr.DecoderLM(5, 4, d_model=8, num_heads=2, num_layers=1, d_ff=8)
+
+
+def _lm_backward():
+    model = _lm()
+    _, cache = model.forward(_ids(2, 4))
+    return model.backward, dict(grad_logits=_x(2, 4, 5), cache=cache)
+
+
+def _repeat_source():
+    return tr.repeat_task(np.random.default_rng(0), 2, 10, 5, 2).source
+
+
+# Chapter 15's language model and its text, chapter 13's convention probes.
+VALID.update(
+    {
+        "CharVocab": lambda: (tr.CharVocab, dict(chars="abc")),
+        "CharVocab.from_text": lambda: (
+            tr.CharVocab.from_text,
+            dict(text="a cab"),
+        ),
+        "CharVocab.encode": lambda: (
+            tr.CharVocab("abc").encode,
+            dict(text="cab"),
+        ),
+        "CharVocab.decode": lambda: (
+            tr.CharVocab("abc").decode,
+            dict(ids=np.array([2, 0, 1])),
+        ),
+        "load_text": lambda: (tr.load_text, dict(name="macbeth")),
+        "split_text": lambda: (
+            tr.split_text,
+            dict(ids=_ids(20), heldout_fraction=0.2),
+        ),
+        "unigram_bpc": lambda: (
+            tr.unigram_bpc,
+            dict(train=_ids(20), test=_ids(6), vocab_size=5, alpha=1.0),
+        ),
+        "bigram_bpc": lambda: (
+            tr.bigram_bpc,
+            dict(train=_ids(20), test=_ids(6), vocab_size=5, alpha=1.0),
+        ),
+        "random_windows": lambda: (
+            tr.random_windows,
+            dict(ids=_ids(20), length=4),
+        ),
+        "repeat_task": lambda: (
+            tr.repeat_task,
+            dict(rng=RNG, batch=2, length=10, vocab_size=5, min_segment=2),
+        ),
+        "induction_score": lambda: (
+            tr.induction_score,
+            dict(
+                weights=np.full((2, 2, 9, 9), 1 / 9),
+                source=_repeat_source(),
+            ),
+        ),
+        "previous_token_score": lambda: (
+            tr.previous_token_score,
+            dict(weights=np.full((2, 2, 4, 4), 0.25)),
+        ),
+        "warmup_cosine": lambda: (
+            tr.warmup_cosine,
+            dict(
+                step=3,
+                total_steps=10,
+                peak_lr=1e-2,
+                warmup_steps=2,
+                min_lr=1e-3,
+            ),
+        ),
+        "clip_grad_norm": lambda: (
+            tr.clip_grad_norm,
+            dict(grads={"w": _x(3)}, max_norm=1.0),
+        ),
+        "grad_norm": lambda: (tr.grad_norm, dict(grads={"w": _x(3)})),
+        "DecoderLM": lambda: (
+            tr.DecoderLM,
+            dict(
+                vocab_size=5,
+                seq_len=4,
+                d_model=8,
+                num_heads=2,
+                num_layers=1,
+                d_ff=8,
+                causal=True,
+                flip_mask=False,
+                seed=0,
+                dtype=np.float64,
+            ),
+        ),
+        "DecoderLM.forward": lambda: (
+            _lm().forward,
+            dict(ids=_ids(2, 4), ablate=[(0, 1)]),
+        ),
+        "DecoderLM.backward": _lm_backward,
+        "DecoderLM.loss_and_grads": lambda: (
+            _lm().loss_and_grads,
+            dict(ids=_ids(2, 4), targets=_ids(2, 4)),
+        ),
+        "DecoderLM.attention_maps": lambda: (
+            _lm().attention_maps,
+            dict(ids=_ids(2, 4)),
+        ),
+        "DecoderLM.generate": lambda: (
+            _lm().generate,
+            dict(
+                ids=_ids(1, 2),
+                max_new_tokens=2,
+                temperature=0.5,
+                rng=np.random.default_rng(0),
+            ),
+        ),
+        "LMHistory.eval_series": lambda: (
+            tr.LMHistory(eval_steps=[0], evals=[{"bpc": 1.0}]).eval_series,
+            dict(key="bpc"),
+        ),
+        "heldout_bpc": lambda: (
+            tr.heldout_bpc,
+            dict(model=_lm(), ids=_ids(20), length=4, last_only=False),
+        ),
+        "train_lm": lambda: (
+            tr.train_lm,
+            dict(
+                model=_lm(),
+                batches=tr.random_windows(_ids(40), 4),
+                steps=2,
+                batch_size=2,
+                lr=1e-2,
+                warmup_steps=1,
+                min_lr=1e-3,
+                max_grad_norm=1.0,
+                weight_decay=0.0,
+                seed=0,
+                evaluate=lambda m: {"bpc": 1.0},
+                eval_every=1,
+                checkpoint_steps=(0, 2),
+                blas_threads=1,
+            ),
+        ),
+        "diagnose_attention": lambda: (
+            ac.diagnose_attention,
+            dict(fn=ac.scaled_dot_product_attention, name="sdpa"),
+        ),
+        "diagnose_gqa": lambda: (
+            ac.diagnose_gqa,
+            dict(fn=ac.grouped_query_attention, name="gqa"),
+        ),
+        "diagnose_rope": lambda: (
+            ac.diagnose_rope,
+            dict(fn=ac.apply_rope, name="rope", base=10000.0),
+        ),
+        "diagnose_split_heads": lambda: (
+            ac.diagnose_split_heads,
+            dict(fn=ac.split_heads, name="split"),
+        ),
+    }
+)
+
+# Chapter 16's decoder: its blocks, sampling filters and cache.
+_PROBS = np.array([0.1, 0.2, 0.3, 0.4])
+VALID.update(
+    {
+        "rms_norm": lambda: (
+            ac.rms_norm,
+            dict(x=_x(2, 4), weight=_x(4), eps=1e-5),
+        ),
+        "silu": lambda: (ac.silu, dict(x=_x(3))),
+        "swiglu": lambda: (
+            ac.swiglu,
+            dict(x=_x(3, 4), w_gate=_x(4, 6), w_up=_x(4, 6), w_down=_x(6, 4)),
+        ),
+        "filter_top_k": lambda: (
+            md.filter_top_k,
+            dict(probs=_PROBS.copy(), top_k=2),
+        ),
+        "filter_top_p": lambda: (
+            md.filter_top_p,
+            dict(probs=_PROBS.copy(), top_p=0.5),
+        ),
+        "next_token_probabilities": lambda: (
+            md.next_token_probabilities,
+            dict(logits=_x(5), temperature=0.8, top_k=3, top_p=0.9),
+        ),
+        "KVCache.layer_keys": lambda: (
+            ac.KVCache(2, 4, num_layers=2).layer_keys,
+            dict(layer=1),
+        ),
+        "KVCache.layer_values": lambda: (
+            ac.KVCache(2, 4, num_layers=2).layer_values,
+            dict(layer=1),
+        ),
+    }
+)
+
+_DECODER = dict(
+    vocab_size=10,
+    hidden_size=8,
+    num_layers=1,
+    num_heads=2,
+    num_kv_heads=1,
+    ffn_size=12,
+    rope_base=10000.0,
+    rms_eps=1e-5,
+    context_length=16,
+    bos_id=1,
+    eos_id=2,
+)
+
+
+def _smollm2():
+    return md.SmolLM2.random(md.DecoderConfig(**_DECODER))
+
+
+def _generate_kwargs():
+    return dict(
+        model=_smollm2(),
+        prompt=_ids(3),
+        max_new_tokens=2,
+        sample=True,
+        temperature=0.8,
+        top_k=3,
+        top_p=0.9,
+        rng=np.random.default_rng(0),
+        use_cache=True,
+        stop_at_eos=False,
+    )
+
+
+VALID.update(
+    {
+        "DecoderConfig": lambda: (md.DecoderConfig, dict(_DECODER)),
+        "SmolLM2": lambda: (
+            md.SmolLM2,
+            dict(
+                config=md.DecoderConfig(**_DECODER),
+                tensors=_smollm2().tensors,
+            ),
+        ),
+        "SmolLM2.check_ids": lambda: (
+            _smollm2().check_ids,
+            dict(ids=_ids(3), start=2),
+        ),
+        "SmolLM2.new_cache": lambda: (
+            _smollm2().new_cache,
+            dict(capacity=8),
+        ),
+        "SmolLM2.forward": lambda: (_smollm2().forward, dict(ids=_ids(3))),
+        "SmolLM2.run": lambda: (
+            _smollm2().run,
+            dict(ids=_ids(3), need_weights=True, last_only=False),
+        ),
+        "generate": lambda: (md.generate, _generate_kwargs()),
+        "generate_stream": lambda: (md.generate_stream, _generate_kwargs()),
+    }
+)
+
+def _bpe_fields():
+    """A byte-level vocabulary (256 byte symbols) with three merges."""
+    tokens = [*md.bytes_to_unicode().values(), "Ġt", "he", "Ġthe", "<|e|>"]
+    return dict(tokens=tokens, merges=["Ġ t", "h e", "Ġt he"])
+
+
+def _bpe():
+    return md.BPETokenizer(**_bpe_fields(), special_tokens=["<|e|>"])
+
+
+VALID.update(
+    {
+        "BPETokenizer": lambda: (
+            md.BPETokenizer,
+            dict(
+                **_bpe_fields(),
+                special_tokens=["<|e|>"],
+                bos_id=259,
+                eos_id=259,
+                add_bos=False,
+                add_eos=False,
+                pre_tokenizer="smollm",
+            ),
+        ),
+        "BPETokenizer.bpe": lambda: (
+            _bpe().bpe,
+            dict(piece=" the", errors="strict"),
+        ),
+        "BPETokenizer.merge": lambda: (
+            _bpe().merge,
+            dict(symbols=["Ġ", "t", "h", "e"], steps=[]),
+        ),
+        "BPETokenizer.merge_steps": lambda: (
+            _bpe().merge_steps,
+            dict(piece=" the"),
+        ),
+        "BPETokenizer.pre_tokenize": lambda: (
+            _bpe().pre_tokenize,
+            dict(text="the cat 42"),
+        ),
+        "BPETokenizer.encode": lambda: (
+            _bpe().encode,
+            dict(text="the cat<|e|>", add_special=False, errors="strict"),
+        ),
+        "BPETokenizer.tokenize": lambda: (
+            _bpe().tokenize,
+            dict(text="the cat"),
+        ),
+        **{
+            f"BPETokenizer.{name}": (
+                lambda name=name: (
+                    getattr(_bpe(), name),
+                    dict(ids=_ids(3, high=260), skip_special=True),
+                )
+            )
+            for name in ("decode", "decode_bytes", "decode_stream")
+        },
+        "BPETokenizer.id_to_token": lambda: (
+            _bpe().id_to_token,
+            dict(token_id=258),
+        ),
+        "BPETokenizer.token_bytes": lambda: (
+            _bpe().token_bytes,
+            dict(token_id=258),
+        ),
+        "BPETokenizer.token_to_id": lambda: (
+            _bpe().token_to_id,
+            dict(token="Ġthe"),
+        ),
+    }
+)
+
 # Public names that take no input to be wrong about, or only take something
 # else's output.
 NO_INPUT = {
@@ -599,6 +931,18 @@ NO_INPUT = {
     "in tests/test_bad_input.py",
     "load_tokenizer": "takes a folder: a bad one is FileNotFoundError, "
     "tested in tests/test_bad_input.py",
+    "TEXTS": "a constant: the names load_text accepts",
+    "RepeatBatch": "a record of a batch, built by repeat_task",
+    "LMHistory": "a record of results, built by train_lm",
+    "Diagnosis": "a verdict record, built by the diagnose_* functions",
+    "DecoderOutput": "a record of results, built by SmolLM2.run",
+    "weights_cache_dir": "takes no argument",
+    "smollm2_gguf_path": "takes no argument",
+    "bytes_to_unicode": "takes no argument",
+    "SmolLM2.summary": "takes no argument",
+    "BPETokenizer.clear_cache": "takes no argument",
+    "load_smollm2": "loads the real model (slow); a missing path is "
+    "FileNotFoundError, as load_minilm",
 }
 
 # (callable, argument, class of bad value): the bad value is valid there, with
@@ -608,6 +952,48 @@ SKIP = {
     ("*", "axis", "negative"): "negative axes count from the end",
     ("*", "dtype", "None"): "numpy reads dtype=None as float64",
     ("gelu", "x", "0-d"): "elementwise: a 0-d array is valid input",
+    ("silu", "x", "0-d"): "elementwise: a 0-d array is valid input",
+    **{
+        (name, "top_k", "huge"): "valid: keeps every token"
+        for name in ("generate", "generate_stream")
+    },
+    **{
+        (
+            name,
+            "max_new_tokens",
+            "huge",
+        ): "valid: generation stops when the context is full"
+        for name in ("generate", "generate_stream")
+    },
+    (
+        "generate",
+        "top_k",
+        "None",
+    ): "None means no top-k filter (generate passes its options on)",
+    **{
+        (
+            "DecoderConfig",
+            arg,
+            "huge",
+        ): "a description that allocates nothing"
+        for arg in (
+            "vocab_size",
+            "hidden_size",
+            "num_layers",
+            "ffn_size",
+            "context_length",
+        )
+    },
+    (
+        "filter_top_k",
+        "top_k",
+        "huge",
+    ): "valid: keeps every token",
+    (
+        "next_token_probabilities",
+        "top_k",
+        "huge",
+    ): "valid: keeps every token",
     (
         "numerical_gradient",
         "x",
@@ -723,6 +1109,41 @@ SKIP = {
             "itemsize",
         )
     },
+    (
+        "repeat_task",
+        "vocab_size",
+        "huge",
+    ): "ids drawn from a large vocabulary cost nothing",
+    (
+        "train_lm",
+        "max_grad_norm",
+        "None",
+    ): "None means never clip",
+    (
+        "train_lm",
+        "eval_every",
+        "huge",
+    ): "valid: evaluation then happens at step 0 and at the end only",
+    (
+        "train_lm",
+        "blas_threads",
+        "None",
+    ): "None leaves the BLAS threads as they are, as in train",
+    (
+        "train_lm",
+        "blas_threads",
+        "huge",
+    ): "a limit, not a size: OpenBLAS clamps it to its thread count",
+    (
+        "warmup_cosine",
+        "step",
+        "huge",
+    ): "valid: after total_steps the rate stays at min_lr",
+    (
+        "warmup_cosine",
+        "total_steps",
+        "huge",
+    ): "a schedule's length: one number computed, nothing allocated",
     **{
         (
             "EncoderConfig",

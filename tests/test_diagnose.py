@@ -145,6 +145,17 @@ def test_a_function_that_raises_is_reported_not_raised() -> None:
     assert not report.agrees_with_course
 
 
+def test_complex_output_is_reported_not_cast_to_real() -> None:
+    def complex_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray
+                          ) -> np.ndarray:
+        return scaled_dot_product_attention(q, k, v)[0] + 0j
+
+    finding = diagnose_attention(complex_attention)["softmax axis"]
+    assert finding.convention.startswith(
+        "raises TypeError: returned complex numbers")
+    assert not finding.agrees
+
+
 def test_bad_input_names_the_argument() -> None:
     for diagnose in (diagnose_attention, diagnose_gqa, diagnose_rope, diagnose_split_heads):
         with pytest.raises(TypeError, match="fn must be a function, got int"):

@@ -288,7 +288,8 @@ def test_adam_checker(capsys):
         result = check_adam_step(wrong, verbose=False)
         assert not result and hint in result.message
     none = check_adam_step(lambda *a, **k: None, verbose=False)
-    assert not none and "returned NoneType" in none.message
+    assert not none and "returned None" in none.message
+    assert "forget to `return`" in none.message
     crash = check_adam_step(lambda *a, **k: 1 / 0, verbose=False)
     assert not crash and "ZeroDivisionError" in crash.message
     shape = check_adam_step(lambda p, *a, **k: (p[:1], p, p), verbose=False)

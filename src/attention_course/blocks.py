@@ -252,7 +252,24 @@ def rms_norm(x: Any, weight: Any, eps: float = 1e-5) -> np.ndarray:
         )
     eps = check_scalar(eps, "eps", positive=True)
     check_finite(x, "x")
-    return _rms_norm(x, weight.astype(x.dtype, copy=False), eps)
+    check_finite(weight, "weight")
+    weight = weight.astype(x.dtype, copy=False)
+    top = np.max(np.abs(x), axis=-1, keepdims=True) if x.size else x
+    if x.size and top.max() >= np.sqrt(np.finfo(x.dtype).max / d):
+        # x * x would overflow: x / rms is the same after dividing each row
+        # by its largest |value| (and eps by its square)
+        top = np.where(top > 0, top, 1.0).astype(x.dtype)
+        with np.errstate(under="ignore"):
+            return _rms_norm_rows(x / top, weight, eps / top / top)
+    return _rms_norm(x, weight, eps)
+
+
+def _rms_norm_rows(
+    x: np.ndarray, weight: np.ndarray, eps: np.ndarray
+) -> np.ndarray:
+    """_rms_norm with one eps per row, eps: (..., 1)."""
+    mean_square = np.mean(x * x, axis=-1, keepdims=True)
+    return x * (1.0 / np.sqrt(mean_square + eps)).astype(x.dtype) * weight
 
 
 def _rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
@@ -305,7 +322,14 @@ def swiglu(x: Any, w_gate: Any, w_up: Any, w_down: Any) -> np.ndarray:
     for name, arr in (("x", x), ("w_gate", w_gate), ("w_up", w_up),
                       ("w_down", w_down)):
         check_finite(arr, name)
-    return _swiglu(x, w_gate, w_up, w_down)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _swiglu(x, w_gate, w_up, w_down)
+    if not np.isfinite(out).all():  # the two branches multiply: x squared
+        raise ValueError(
+            f"x (largest |value| {np.abs(x).max():.3g}) or the weights are "
+            f"too large: silu(x @ w_gate) * (x @ w_up) overflows {out.dtype}"
+        )
+    return out
 
 
 def _swiglu(x: np.ndarray, w_gate: np.ndarray, w_up: np.ndarray,

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from .checks import _short, check_callable, check_scalar
+
 __all__ = [
     "Diagnosis",
     "Finding",
@@ -152,6 +154,11 @@ def _array(x: Any) -> np.ndarray:
     """x as a float numpy array; a PyTorch tensor is detached first."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
+    if np.iscomplexobj(x):  # a cast to float would drop the imaginary part
+        raise TypeError(
+            f"returned complex numbers (dtype {np.asarray(x).dtype}), "
+            "expected real ones"
+        )
     return np.asarray(x, dtype=float)
 
 
@@ -503,8 +510,7 @@ def diagnose_attention(fn: Callable[..., Any], name: str | None = None
     Axes: softmax axis, scale, mask polarity, fully masked row, causal mask,
     causal alignment when n_q != n_k, and causal path vs mask path.
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be a function, got {type(fn).__name__}")
+    _check_args(fn, name)
     result = Diagnosis(name or _name(fn))
     axis_finding, axis = _softmax_axis(fn)
     result.findings += [axis_finding, _scale(fn, axis)]
@@ -531,8 +537,7 @@ def diagnose_gqa(fn: Callable[..., Any], name: str | None = None
     q: (num_heads, n_q, d_k), k: (num_kv_heads, n_k, d_k),
     v: (num_kv_heads, n_k, d_v), with num_kv_heads dividing num_heads.
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be a function, got {type(fn).__name__}")
+    _check_args(fn, name)
     course = ("repeat: query head h reads kv head h // group (this course, "
               "PyTorch's enable_gqa, Hugging Face's repeat_kv)")
     # One key per head: every weight is 1, so each query head's output is
@@ -576,8 +581,8 @@ def diagnose_rope(fn: Callable[..., Any], name: str | None = None,
     half-split (i, i + d/2)), the direction of rotation, and the base of the
     frequencies omega_i = base^(-2i/d) (the course's default: 10000).
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be a function, got {type(fn).__name__}")
+    _check_args(fn, name)
+    base = check_scalar(base, "base", positive=True)
     course = "interleaved: pairs (2i, 2i+1), as in RoFormer and this course"
     c, s = math.cos(1.0), math.sin(1.0)
     out = _result(fn, np.array([[1.0, 0.0, 0.0, 0.0]]), np.array([1]))
@@ -614,8 +619,7 @@ def diagnose_split_heads(fn: Callable[..., Any], name: str | None = None
     features) from a plain reshape (heads mix tokens), a reshape without the
     transpose, and strided heads (every num_heads-th feature).
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be a function, got {type(fn).__name__}")
+    _check_args(fn, name)
     course = ("reshape to (n, heads, d_head), then swap axes: head h gets "
               "features h*d_head ... of every token")
     # x[t, f] = 10 (t + 1) + f: the tens digit names the token.
@@ -637,3 +641,14 @@ def diagnose_split_heads(fn: Callable[..., Any], name: str | None = None
     text = found or _unrecognised(out)
     return Diagnosis(name or _name(fn), [Finding(
         "splitting heads", text, course, found == course, probe, observed)])
+
+
+def _check_args(fn: Any, name: Any) -> None:
+    """Refuse a non-callable fn or a non-str name (the learner's function
+    itself is never judged here: its failures become findings)."""
+    check_callable(fn, "fn")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(
+            f"name must be a str (or None for fn's own name), got "
+            f"{type(name).__name__} {_short(name)}"
+        )

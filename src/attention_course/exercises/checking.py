@@ -162,7 +162,10 @@ def _first_difference(got: Any, expected: Any) -> str:
         return wrong
     if isinstance(expected, tuple):
         if len(got) != len(expected):
-            return f"returned {len(got)} values, expected {len(expected)}"
+            return (
+                f"returned {len(got)} values {_describe(tuple(got))}, "
+                f"expected {len(expected)}"
+            )
         for idx, (g, e) in enumerate(zip(got, expected)):
             if not _close(g, e, 1e-6):
                 return f"element {idx} of the returned tuple: " + _first_difference(g, e)

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from ..checks import check_flag
 from ..diagnose import Diagnosis
 from .checking import CheckResult
 
@@ -41,6 +42,7 @@ def with_conventions(result: CheckResult, fn: Callable[..., Any],
                      verbose: bool) -> CheckResult:
     """result, a failing verdict extended by `convention_note`; printed if
     verbose (run the check itself with verbose=False)."""
+    verbose = check_flag(verbose, "verbose")
     if not result:
         note = convention_note(fn, diagnose)
         result = dataclasses.replace(result, message=result.message + note)

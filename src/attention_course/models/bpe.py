@@ -51,6 +51,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..checks import check_flag, check_texts
+
 __all__ = [
     "BPETokenizer",
     "bytes_to_unicode",
@@ -204,7 +206,7 @@ class BPETokenizer:
         pre_tokenizer: str = "smollm",
     ) -> None:
         """Build the lookup tables and check that they fit together."""
-        self._tokens = list(tokens)
+        self._tokens = check_texts(tokens, "tokens")
         self._ids = {tok: i for i, tok in enumerate(self._tokens)}
         if len(self._ids) != len(self._tokens):
             raise ValueError(
@@ -215,7 +217,8 @@ class BPETokenizer:
         self._specials = self._check_specials(special_tokens)
         self._bos_id = self._optional_id(bos_id, "bos_id")
         self._eos_id = self._optional_id(eos_id, "eos_id")
-        self._add_bos, self._add_eos = bool(add_bos), bool(add_eos)
+        self._add_bos = check_flag(add_bos, "add_bos")
+        self._add_eos = check_flag(add_eos, "add_eos")
         if pre_tokenizer not in PRE_TOKENIZERS:
             raise ValueError(
                 f"pre_tokenizer must be one of {PRE_TOKENIZERS}, "
@@ -314,9 +317,18 @@ class BPETokenizer:
     ) -> dict[tuple[str, str], int]:
         """(left, right) -> rank; each merged token must be in the vocab."""
         ranks: dict[tuple[str, str], int] = {}
+        if isinstance(merges, str) or not isinstance(merges, Iterable):
+            raise TypeError(
+                "merges must be a list of 'a b' strings or (a, b) pairs, "
+                f"got {type(merges).__name__} {merges!r:.60}"
+            )
         for rank, merge in enumerate(merges):
             pair = tuple(merge.split(" ")) if isinstance(merge, str) else merge
-            if len(pair) != 2 or not all(isinstance(p, str) for p in pair):
+            if (
+                not isinstance(pair, (tuple, list))
+                or len(pair) != 2
+                or not all(isinstance(p, str) for p in pair)
+            ):
                 raise ValueError(
                     f"merges[{rank}] must be 'a b' or a pair of str, "
                     f"got {merge!r}"
@@ -333,10 +345,11 @@ class BPETokenizer:
     def _check_specials(self, special_tokens: Iterable[str]) -> dict[str, int]:
         """Special token -> id; every one must be in the vocabulary."""
         specials: dict[str, int] = {}
-        for tok in special_tokens:
+        for tok in check_texts(special_tokens, "special_tokens"):
             if tok not in self._ids:
                 raise ValueError(
-                    f"special token {tok!r} is not in the vocabulary"
+                    f"special token {tok!r} (in special_tokens) is not in "
+                    "the vocabulary"
                 )
             specials[tok] = self._ids[tok]
         # Longest first, so that a longer special wins over its prefix.
@@ -466,7 +479,11 @@ class BPETokenizer:
         occurrence of the best pair, then look again", the textbook loop.)
         steps: if given, receives a copy of the symbols after each merge.
         """
-        word = list(symbols)
+        word = check_texts(symbols, "symbols")
+        if steps is not None and not isinstance(steps, list):
+            raise TypeError(
+                f"steps must be a list (or None), got {type(steps).__name__}"
+            )
         ranks = [self._rank(a, b) for a, b in zip(word, word[1:])]
         while ranks:
             best = min(ranks)
@@ -489,7 +506,7 @@ class BPETokenizer:
         " the" -> [["Ġ", "t", "h", "e"], ["Ġt", "h", "e"], ["Ġt", "he"],
         ["Ġthe"]] (to show BPE at work, one merge per line).
         """
-        _check_text(piece)
+        _check_text(piece, "piece")
         symbol = bytes_to_unicode()
         steps = [[symbol[b] for b in piece.encode("utf-8")]]
         self.merge(steps[0], steps)
@@ -505,6 +522,11 @@ class BPETokenizer:
 
     def bpe(self, piece: str, errors: str = "strict") -> tuple[int, ...]:
         """One pre-token -> its ids, by merging byte symbols in rank order."""
+        _check_text(piece, "piece")
+        if errors not in ("strict", "ignore"):
+            raise ValueError(
+                f"errors must be 'strict' or 'ignore', got {errors!r:.60}"
+            )
         cached = self._cache.get(piece)
         if cached is not None:
             return cached
@@ -595,6 +617,7 @@ class BPETokenizer:
     ) -> bytes:
         """ids: (n,) -> the bytes they stand for, joined."""
         checked = self._check_ids(ids)
+        skip_special = check_flag(skip_special, "skip_special")
         specials = set(self._specials.values()) if skip_special else set()
         return b"".join(
             self._token_bytes[i] for i in checked if i not in specials
@@ -616,6 +639,22 @@ class BPETokenizer:
         are often 2 or 3 tokens); each token's bytes alone would print as
         U+FFFD, so an incremental UTF-8 decoder waits for the rest.
         """
+        # Checked here, at the call; the generator below runs lazily (ids
+        # may be a live generator, checked id by id by decode_bytes).
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            raise TypeError(
+                "ids must be an iterable of int token ids, got "
+                f"{type(ids).__name__}"
+            )
+        if isinstance(ids, (Sequence, np.ndarray)):
+            self._check_ids(ids)
+        return self._decode_stream(ids, check_flag(skip_special,
+                                                   "skip_special"))
+
+    def _decode_stream(
+        self, ids: Iterable[int], skip_special: bool
+    ) -> Iterator[str]:
+        """decode_stream after its checks."""
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         for token_id in ids:
             text = decoder.decode(
@@ -654,11 +693,11 @@ class BPETokenizer:
         return [int(i) for i in arr.tolist()]
 
 
-def _check_text(text: Any) -> None:
+def _check_text(text: Any, name: str = "text") -> None:
     """Raise TypeError unless text is a str."""
     if not isinstance(text, str):
         raise TypeError(
-            f"text must be a str, got {type(text).__name__} {text!r:.60}"
+            f"{name} must be a str, got {type(text).__name__} {text!r:.60}"
         )
 
 

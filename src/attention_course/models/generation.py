@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..attention import softmax
-from ..checks import check_positive_int, check_scalar
+from ..checks import (
+    check_array,
+    check_flag,
+    check_positive_int,
+    check_probabilities,
+    check_scalar,
+)
 
 if TYPE_CHECKING:  # only for the type hints: no import cycle at run time
     from .smollm2 import SmolLM2
@@ -38,7 +44,7 @@ __all__ = [
 
 def filter_top_k(probs: Any, top_k: int) -> np.ndarray:
     """Keep the top_k largest of probs: (v,) (ties kept), renormalised."""
-    p = np.asarray(probs, dtype=np.float64)
+    p = _check_probs(probs)
     top_k = check_positive_int(top_k, "top_k")
     if top_k >= p.size:
         return p / p.sum()
@@ -54,7 +60,7 @@ def filter_top_p(probs: Any, top_p: float) -> np.ndarray:
     top_p, so the smallest set with mass >= top_p survives (always at least one
     token). Renormalised.
     """
-    p = np.asarray(probs, dtype=np.float64)
+    p = _check_probs(probs)
     top_p = _check_top_p(top_p)
     order = np.argsort(-p, kind="stable")
     # mass of the more likely tokens (a shifted cumsum: subtracting would
@@ -64,6 +70,17 @@ def filter_top_p(probs: Any, top_p: float) -> np.ndarray:
     keep = order[before < top_p]
     kept[keep] = p[keep]
     return kept / kept.sum()
+
+
+def _check_probs(probs: Any) -> np.ndarray:
+    """probs as a float64 (v,) array of probabilities with a positive sum."""
+    p = check_array(probs, "probs", ndim=1).astype(np.float64)
+    check_probabilities(p, "probs")
+    if not p.sum() > 0:
+        raise ValueError(
+            f"probs must have a positive sum, got {p.size} zeros or none"
+        )
+    return p
 
 
 def _check_top_p(top_p: Any) -> float:
@@ -84,6 +101,8 @@ def next_token_probabilities(
 
     softmax(logits / temperature), then the top-k and top-p filters.
     """
+    logits = check_array(logits, "logits", ndim=1, allow_neg_inf=True)
+    top_p = _check_top_p(top_p)
     temperature = check_scalar(temperature, "temperature")
     if temperature <= 0:
         raise ValueError(
@@ -110,9 +129,21 @@ def _check_generation(
     top_k: Any,
     top_p: Any,
     rng: Any,
+    **flags: Any,
 ) -> np.ndarray:
     """Check every argument up front: errors at the call, not mid-stream."""
-    ids = model.check_ids(prompt)
+    from .smollm2 import SmolLM2  # here: smollm2 imports this module
+
+    if not isinstance(model, SmolLM2):
+        raise TypeError(
+            f"model must be a SmolLM2, got {type(model).__name__}"
+        )
+    for name, flag in {"sample": sample, **flags}.items():
+        check_flag(flag, name)
+    try:
+        ids = model.check_ids(prompt)
+    except (TypeError, ValueError) as err:  # check_ids calls them ids
+        raise type(err)(f"prompt: {err}") from err
     if ids.size == 0:
         raise ValueError(
             "prompt must hold at least one token id, got an empty prompt"
@@ -154,7 +185,8 @@ def generate_stream(
     it reproducible).
     """
     ids = _check_generation(
-        model, prompt, max_new_tokens, sample, temperature, top_k, top_p, rng
+        model, prompt, max_new_tokens, sample, temperature, top_k, top_p, rng,
+        use_cache=use_cache, stop_at_eos=stop_at_eos,
     )
     return _stream(
         model,

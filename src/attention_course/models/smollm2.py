@@ -38,6 +38,7 @@ import numpy as np
 
 from ..attention import _threadpool_controller
 from ..blocks import _rms_norm, _swiglu
+from ..checks import _short, check_flag, check_positive_int, check_scalar
 from ..heads import grouped_query_attention, merge_heads, split_heads
 from ..kv_cache import KVCache
 from ..positions import apply_rope
@@ -86,6 +87,26 @@ class DecoderConfig:
     context_length: int
     bos_id: int
     eos_id: int
+
+    def __post_init__(self) -> None:
+        """Refuse sizes that are not positive integers or do not divide."""
+        for name in ("vocab_size", "hidden_size", "num_layers", "num_heads",
+                     "num_kv_heads", "ffn_size", "context_length"):
+            check_positive_int(getattr(self, name), name)
+        for name in ("bos_id", "eos_id"):
+            value = check_positive_int(getattr(self, name), name,
+                                       allow_zero=True)
+            if value >= self.vocab_size:
+                raise ValueError(f"{name} must be a token id in [0, "
+                                 f"vocab_size={self.vocab_size}), got {value}")
+        for name in ("rope_base", "rms_eps"):
+            check_scalar(getattr(self, name), name, positive=True)
+        if self.hidden_size % self.num_heads or self.num_heads % (
+                self.num_kv_heads):
+            raise ValueError(
+                f"num_heads={self.num_heads} must divide hidden_size="
+                f"{self.hidden_size}, and num_kv_heads={self.num_kv_heads} "
+                "must divide num_heads")
 
     @property
     def head_dim(self) -> int:
@@ -277,6 +298,15 @@ class SmolLM2:
         tokenizer: BPETokenizer | None = None,
     ) -> None:
         """Keep the weights as given: (out, in) matrices, each held once."""
+        if not isinstance(config, DecoderConfig):
+            raise TypeError(f"config must be a DecoderConfig, got "
+                            f"{type(config).__name__} {_short(config)}")
+        if not isinstance(tensors, dict):
+            raise TypeError(f"tensors must be a dict name -> array, got "
+                            f"{type(tensors).__name__} {_short(tensors)}")
+        if tokenizer is not None and not isinstance(tokenizer, BPETokenizer):
+            raise TypeError(f"tokenizer must be a BPETokenizer or None, got "
+                            f"{type(tokenizer).__name__}")
         self.config = config
         self.tokenizer = tokenizer
         self.tensors = tensors
@@ -349,6 +379,7 @@ class SmolLM2:
 
     def check_ids(self, ids: Any, start: int = 0) -> np.ndarray:
         """Token ids as an int64 array (n,), else ValueError/TypeError."""
+        start = check_positive_int(start, "start", allow_zero=True)
         arr = np.asarray(ids)
         if arr.dtype == np.bool_ or not (
             np.issubdtype(arr.dtype, np.integer) or arr.size == 0
@@ -371,7 +402,8 @@ class SmolLM2:
         n_ctx = self.config.context_length
         if start + arr.size > n_ctx:
             raise ValueError(
-                f"sequence of {start + arr.size} tokens ({start} cached + "
+                f"sequence of {start + arr.size} tokens (start={start} "
+                "cached + "
                 f"{arr.size} "
                 f"new) exceeds the model's context length {n_ctx}"
             )
@@ -422,6 +454,18 @@ class SmolLM2:
         need_weights: also return every layer's attention weights. last_only:
         logits of the last position only, (1, vocab), as generation needs.
         """
+        need_weights = check_flag(need_weights, "need_weights")
+        last_only = check_flag(last_only, "last_only")
+        c = self.config
+        if cache is not None and not (
+            isinstance(cache, KVCache)
+            and (cache.num_layers, cache.num_kv_heads, cache.head_dim)
+            == (c.num_layers, c.num_kv_heads, c.head_dim)
+        ):
+            raise TypeError(
+                "cache must be a KVCache of this model (model.new_cache()), "
+                f"got {type(cache).__name__} {_short(cache)}"
+            )
         start = 0 if cache is None else cache.length
         ids = self.check_ids(ids, start)
         if ids.size == 0:

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import check_positive_int
+from ..checks import (
+    check_array,
+    check_int_array,
+    check_positive_int,
+    check_probabilities,
+    check_size,
+)
 
 __all__ = [
     "RepeatBatch",
@@ -68,6 +74,7 @@ def repeat_task(
     length = check_positive_int(length, "length")
     vocab_size = check_positive_int(vocab_size, "vocab_size")
     min_segment = check_positive_int(min_segment, "min_segment")
+    check_size(batch * length, "batch or length", f"{batch} x {length} ids")
     if 2 * min_segment > length:
         raise ValueError(
             f"length={length} must hold two segments of "
@@ -94,8 +101,9 @@ def repeat_task(
 def induction_score(weights: np.ndarray, source: np.ndarray) -> np.ndarray:
     """Mean weight each head puts on the induction source; weights: (batch,
     h, n, n), source: (batch, n) -> (h,). 1 = a perfect induction head."""
-    weights, source = np.asarray(weights), np.asarray(source)
-    if weights.ndim != 4 or source.shape != (
+    weights = _check_weights(weights)
+    source = check_int_array(source, "source")
+    if source.shape != (
         weights.shape[0],
         weights.shape[2],
     ):
@@ -104,17 +112,40 @@ def induction_score(weights: np.ndarray, source: np.ndarray) -> np.ndarray:
             f"(batch, n), got {weights.shape} and "
             f"{source.shape}"
         )
+    n_k = weights.shape[3]
+    if source.size and (source.min() < -1 or source.max() >= n_k):
+        raise ValueError(
+            f"source must hold key positions in [0, {n_k}) or -1 (no "
+            f"repeat), got values from {source.min()} to {source.max()}"
+        )
     b, i = np.nonzero(source >= 0)
+    if not len(b):
+        raise ValueError(
+            "source marks no repeat position (every entry is -1): there "
+            "is no induction target to score"
+        )
     return weights[b, :, i, source[b, i]].mean(axis=0)
 
 
 def previous_token_score(weights: np.ndarray) -> np.ndarray:
     """Mean weight on the previous position: (batch, h, n, n) -> (h,)."""
-    weights = np.asarray(weights)
+    weights = _check_weights(weights)
+    n = weights.shape[-1]
+    if n < 2 or weights.shape[-2] != n:
+        raise ValueError(
+            f"weights must be (batch, h, n, n) with n >= 2 (a previous "
+            f"position to score), got {weights.shape}"
+        )
+    i = np.arange(1, n)
+    return weights[:, :, i, i - 1].mean(axis=(0, 2))
+
+
+def _check_weights(weights: np.ndarray) -> np.ndarray:
+    """weights: (batch, h, n_q, n_k) finite softmax outputs, else raise."""
+    weights = check_array(weights, "weights")
     if weights.ndim != 4:
         raise ValueError(
             f"weights must be (batch, h, n, n), got {weights.shape}"
         )
-    n = weights.shape[-1]
-    i = np.arange(1, n)
-    return weights[:, :, i, i - 1].mean(axis=(0, 2))
+    check_probabilities(weights, "weights")
+    return weights

@@ -24,7 +24,15 @@ import numpy as np
 
 from ..attention import _BLOCK_ELEMENTS, scaled_dot_product_attention, softmax
 from ..blocks import gelu, layer_norm
-from ..checks import check_positive_int, check_scalar
+from ..checks import (
+    _short,
+    check_array,
+    check_flag,
+    check_float_dtype,
+    check_positive_int,
+    check_scalar,
+    check_size,
+)
 from ..heads import merge_heads, split_heads
 from ..masks import causal_mask
 from .grad import (
@@ -67,13 +75,24 @@ class DecoderLM(TokenModel):
         """
         self._set_sizes(vocab_size, seq_len, d_model, num_heads, num_layers)
         self.d_ff = check_positive_int(d_ff, "d_ff", allow_zero=True)
-        self.causal, self.flip_mask = bool(causal), bool(flip_mask)
+        self.causal = check_flag(causal, "causal")
+        self.flip_mask = check_flag(flip_mask, "flip_mask")
         if self.causal and self.flip_mask:
             raise ValueError(
                 "flip_mask=True replaces the causal mask: pass "
                 "causal=False with it"
             )
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype(dtype)
+        seed = check_positive_int(seed, "seed", allow_zero=True)
+        ff = 3 * d_model + self.d_ff * (2 * d_model + 1) if self.d_ff else 0
+        per_block = 4 * d_model**2 + 2 * d_model + ff
+        count = (vocab_size + seq_len) * d_model + num_layers * per_block
+        count += 2 * d_model + (d_model + 1) * vocab_size  # norm, read-out
+        check_size(
+            count,
+            "vocab_size, seq_len, d_model, num_layers or d_ff",
+            f"{count:.3g} parameters",
+        )
         rng = np.random.default_rng(seed)
         d = d_model
 
@@ -108,9 +127,26 @@ class DecoderLM(TokenModel):
 
     def _check_heads(self, ablate: Heads | None) -> set[tuple[int, int]]:
         """Validate (layer, head) pairs to silence."""
-        pairs = (
-            set() if ablate is None else {(int(a), int(b)) for a, b in ablate}
-        )
+        if ablate is None:
+            return set()
+        try:
+            items = [tuple(pair) for pair in ablate]
+        except TypeError as err:
+            raise TypeError(
+                "ablate must be a list of (layer, head) pairs, got "
+                f"{type(ablate).__name__} {_short(ablate)}"
+            ) from err
+        for pair in items:
+            if len(pair) != 2 or not all(
+                isinstance(v, (int, np.integer))
+                and not isinstance(v, (bool, np.bool_))
+                for v in pair
+            ):
+                raise TypeError(
+                    "ablate must hold (layer, head) pairs of integers, got "
+                    f"{_short(pair)}"
+                )
+        pairs = {(int(a), int(b)) for a, b in items}
         for layer, head in pairs:
             if not (
                 0 <= layer < self.num_layers and 0 <= head < self.num_heads
@@ -201,6 +237,44 @@ class DecoderLM(TokenModel):
         self, grad_logits: np.ndarray, cache: dict[str, Any]
     ) -> dict[str, np.ndarray]:
         """dL/dlogits: (batch, n, vocab) and the cache -> {name: dL/dparam}."""
+        grad_logits = self._check_grad_logits(grad_logits, cache)
+        with np.errstate(over="ignore", invalid="ignore"):
+            grads = self._backward(grad_logits, cache)
+        bad = [k for k, g in grads.items() if not np.isfinite(g).all()]
+        if bad:  # huge grad_logits, or parameters blown up by training
+            top = float(np.max(np.abs(grad_logits)))
+            big = max(float(np.max(np.abs(p))) for p in self.params.values())
+            raise ValueError(
+                f"the gradient of {bad[0]!r} overflows to inf or NaN: "
+                f"grad_logits' largest |value| is {top:.3g}, the "
+                f"parameters' {big:.3g}"
+            )
+        return grads
+
+    def _check_grad_logits(
+        self, grad_logits: Any, cache: Any
+    ) -> np.ndarray:
+        """grad_logits as a finite float array shaped like forward's logits."""
+        keys = {"ids", "blocks", "x", "final", "silenced"}
+        if not isinstance(cache, dict) or not keys <= set(cache):
+            raise TypeError(
+                "cache must be the dict returned by forward (with keys "
+                f"{sorted(keys)}), got {type(cache).__name__} "
+                f"{_short(cache)}"
+            )
+        grad_logits = check_array(grad_logits, "grad_logits")
+        expected = (*np.shape(cache["ids"]), self.vocab_size)
+        if grad_logits.shape != expected:
+            raise ValueError(
+                f"grad_logits must have the logits' shape {expected} "
+                f"(batch, n, vocab), got {grad_logits.shape}"
+            )
+        return grad_logits
+
+    def _backward(
+        self, grad_logits: np.ndarray, cache: dict[str, Any]
+    ) -> dict[str, np.ndarray]:
+        """backward without its checks; see backward."""
         p, h = self.params, self.num_heads
         g: dict[str, np.ndarray] = {}
         d_final, g["w_out"], g["b_out"] = linear_backward(  # type: ignore
@@ -290,13 +364,20 @@ class DecoderLM(TokenModel):
         steps = check_positive_int(
             max_new_tokens, "max_new_tokens", allow_zero=True
         )
+        check_size(
+            out.shape[0] * (out.shape[1] + steps),
+            "max_new_tokens",
+            f"{out.shape[0]} sequences of {out.shape[1] + steps} ids",
+        )
         temperature = check_scalar(temperature, "temperature")
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
-        if temperature > 0 and not isinstance(rng, np.random.Generator):
+        if (temperature > 0 or rng is not None) and not isinstance(
+            rng, np.random.Generator
+        ):
             raise TypeError(
-                "sampling with temperature > 0 needs rng, a numpy "
-                f"Generator, got {type(rng).__name__}"
+                "rng must be a numpy Generator (sampling with temperature "
+                f"> 0 needs one), got {type(rng).__name__} {_short(rng)}"
             )
         for _ in range(steps):
             logits = self.forward(out[:, -self.seq_len :])[0][:, -1]

@@ -10,7 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_positive_int, check_scalar
+from ..checks import (
+    _short,
+    check_callable,
+    check_flag,
+    check_int_array,
+    check_positive_int,
+    check_scalar,
+    check_work,
+)
 from .grad import cross_entropy
 from .lm import DecoderLM
 from .loop import _blas_threads
@@ -37,6 +45,17 @@ class LMHistory:
 
     def eval_series(self, key: str) -> np.ndarray:
         """The values of one evaluation key over eval_steps: (num_evals,)."""
+        if not isinstance(key, str):
+            raise TypeError(
+                f"key must be a str, got {type(key).__name__} {_short(key)}"
+            )
+        missing = [i for i, e in enumerate(self.evals) if key not in e]
+        if missing:
+            known = sorted(self.evals[missing[0]])
+            raise ValueError(
+                f"key {key!r} is not among the keys of evaluation "
+                f"{missing[0]}: {known}"
+            )
         return np.array([e[key] for e in self.evals])
 
 
@@ -52,13 +71,20 @@ def heldout_bpc(
     each predict their next characters. last_only scores only each window's
     last position, the one with no future: what generation sees.
     """
-    ids = np.asarray(ids)
+    _check_model(model)
+    ids = check_int_array(ids, "ids")
     length = (
         model.seq_len
         if length is None
         else check_positive_int(length, "length")
     )
-    count = (len(ids) - 1) // length
+    if length > model.seq_len:
+        raise ValueError(
+            f"length={length} must be at most the model's "
+            f"seq_len={model.seq_len}"
+        )
+    last_only = check_flag(last_only, "last_only")
+    count = (len(ids) - 1) // length if ids.ndim == 1 else 0
     if ids.ndim != 1 or count < 1:
         raise ValueError(
             f"ids must be 1-D with more than length={length} "
@@ -105,17 +131,33 @@ def train_lm(
     step 0, every eval_every steps and at the end. checkpoint_steps: steps
     (0 = before training) at which a copy of model.params is kept.
     """
+    _check_model(model)
+    check_callable(batches, "batches")
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
+    # forward + backward cost about 6 multiply-adds per parameter per token
+    check_work(
+        6 * steps * batch_size * model.seq_len * model.num_parameters,
+        "steps or batch_size",
+        f"{steps} steps of {batch_size} sequences",
+    )
     eval_every = check_positive_int(eval_every, "eval_every")
     warmup_steps = check_positive_int(
         warmup_steps, "warmup_steps", allow_zero=True
     )
+    lr = check_scalar(lr, "lr", positive=True)
+    min_lr = check_scalar(min_lr, "min_lr")
+    warmup_cosine(1, steps, lr, warmup_steps, min_lr)  # their ranges
     if max_grad_norm is not None:
         max_grad_norm = check_scalar(
             max_grad_norm, "max_grad_norm", positive=True
         )
-    keep = {int(s) for s in checkpoint_steps}
+    check_positive_int(seed, "seed", allow_zero=True)
+    if evaluate is not None:
+        check_callable(evaluate, "evaluate")
+    if blas_threads is not None:
+        blas_threads = check_positive_int(blas_threads, "blas_threads")
+    keep = _step_set(checkpoint_steps, "checkpoint_steps")
     if any(not 0 <= s <= steps for s in keep):
         raise ValueError(
             f"checkpoint_steps must lie in [0, steps={steps}], "
@@ -153,3 +195,31 @@ def train_lm(
             after(step)
     history.seconds = time.perf_counter() - start
     return history
+
+
+def _check_model(model: Any) -> None:
+    """Raise TypeError unless model is a DecoderLM."""
+    if not isinstance(model, DecoderLM):
+        raise TypeError(
+            f"model must be a DecoderLM, got {type(model).__name__} "
+            f"{_short(model)}"
+        )
+
+
+def _step_set(values: Any, name: str) -> set[int]:
+    """values: an iterable of integer step numbers -> a set of ints."""
+    try:
+        items = list(values)
+    except TypeError as err:
+        raise TypeError(
+            f"{name} must be a list of step numbers, got "
+            f"{type(values).__name__} {_short(values)}"
+        ) from err
+    if isinstance(values, str) or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool)
+        for s in items
+    ):
+        raise TypeError(
+            f"{name} must hold integer step numbers, got {_short(values)}"
+        )
+    return {int(s) for s in items}

@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_finite, check_positive_int, check_scalar
+from ..checks import (
+    _short,
+    check_array,
+    check_finite,
+    check_positive_int,
+    check_scalar,
+)
 
 __all__ = ["Adam", "warmup_cosine", "clip_grad_norm", "grad_norm"]
 
@@ -117,6 +123,12 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
     """
     max_norm = check_scalar(max_norm, "max_norm", positive=True)
     total = grad_norm(grads)
+    for name, g in grads.items():  # scaled in place: must be float arrays
+        if not isinstance(g, np.ndarray) or g.dtype.kind != "f":
+            raise TypeError(
+                f"grads[{name!r}] must be a float numpy array (it is "
+                f"scaled in place), got {type(g).__name__} {_short(g)}"
+            )
     if total > max_norm:
         factor = max_norm / total
         for g in grads.values():
@@ -129,4 +141,20 @@ def grad_norm(grads: dict[str, np.ndarray]) -> float:
     if not isinstance(grads, dict) or not grads:
         raise TypeError("grads must be a non-empty dict of named arrays, "
                         f"got {type(grads).__name__} {grads!r:.40}")
-    return math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+    arrays = [check_array(g, f"grads[{k!r}]") for k, g in grads.items()]
+    total = math.sqrt(sum(float(np.sum(g * g)) for g in arrays))
+    if math.isfinite(total):
+        return total
+    # g * g overflowed (|g| > 1e154 in float64, 1e19 in float32): divide
+    # by the largest |g| first, in float64, and multiply back at the end.
+    top = max(float(np.max(np.abs(g), initial=0.0)) for g in arrays)
+    scaled = sum(
+        float(np.sum(np.square(g.astype(np.float64) / top))) for g in arrays
+    )
+    total = top * math.sqrt(scaled)
+    if not math.isfinite(total):
+        raise ValueError(
+            f"grads are too large: their norm exceeds the largest float64 "
+            f"(the largest |value| is {top:.3g})"
+        )
+    return total

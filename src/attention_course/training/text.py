@@ -10,6 +10,7 @@ The unigram and bigram baselines are counted from the same text.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -17,7 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_positive_int, check_scalar
+from ..checks import (
+    _short,
+    check_int_array,
+    check_positive_int,
+    check_scalar,
+    check_size,
+)
 
 __all__ = ["CharVocab", "load_text", "split_text", "unigram_bpc",
            "bigram_bpc", "random_windows", "TEXTS"]
@@ -27,6 +34,11 @@ TEXTS = ("macbeth",)  # shipped in attention_course/data/texts/, see README
 
 def load_text(name: str = "macbeth") -> str:
     """The shipped public-domain text `name` (see data/texts/README.md)."""
+    if not isinstance(name, str):
+        raise TypeError(
+            f"name must be a str, one of {TEXTS}, got "
+            f"{type(name).__name__} {_short(name)}"
+        )
     if name not in TEXTS:
         raise ValueError(f"name must be one of {TEXTS}, got {name!r}")
     path = resources.files("attention_course") / "data" / "texts"
@@ -38,6 +50,21 @@ class CharVocab:
     """The sorted distinct characters of a text; id = index in `chars`."""
 
     chars: str
+
+    def __post_init__(self) -> None:
+        """Refuse a non-str, '' or repeated characters (ambiguous ids)."""
+        if not isinstance(self.chars, str):
+            raise TypeError(
+                f"chars must be a str of distinct characters, got "
+                f"{type(self.chars).__name__} {_short(self.chars)}"
+            )
+        if not self.chars or len(set(self.chars)) < len(self.chars):
+            counts = Counter(self.chars)
+            repeated = sorted(c for c, k in counts.items() if k > 1)
+            raise ValueError(
+                "chars must hold at least one character, each once, got "
+                f"{_short(self.chars)} (repeated: {repeated[:5]})"
+            )
 
     @classmethod
     def from_text(cls, text: str) -> CharVocab:
@@ -53,6 +80,11 @@ class CharVocab:
 
     def encode(self, text: str) -> np.ndarray:
         """str of length n -> (n,) int64 ids."""
+        if not isinstance(text, str):
+            raise TypeError(
+                f"text must be a str, got {type(text).__name__} "
+                f"{_short(text)}"
+            )
         index = {c: i for i, c in enumerate(self.chars)}
         unknown = sorted(set(text) - set(index))
         if unknown:
@@ -64,12 +96,7 @@ class CharVocab:
 
     def decode(self, ids: Any) -> str:
         """(n,) ids -> str."""
-        ids = np.asarray(ids)
-        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-            raise ValueError(
-                f"ids must be a 1-D integer array, got shape "
-                f"{ids.shape} and dtype {ids.dtype}"
-            )
+        ids = _ids_1d(ids, "ids")
         if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
             raise ValueError(
                 f"ids must lie in [0, {len(self)}), got "
@@ -86,25 +113,30 @@ def split_text(
     A contiguous tail, not random characters: random ones would sit inside
     training windows, so the model would have seen their neighbours.
     """
-    ids = np.asarray(ids)
+    ids = _ids_1d(ids, "ids")
     frac = check_scalar(heldout_fraction, "heldout_fraction", positive=True)
-    if ids.ndim != 1 or frac >= 1.0:
+    if frac >= 1.0:
         raise ValueError(
-            f"ids must be 1-D and 0 < heldout_fraction < 1, got "
-            f"shape {ids.shape} and {heldout_fraction}"
+            f"heldout_fraction must lie in (0, 1), got {heldout_fraction}"
         )
     cut = len(ids) - int(round(frac * len(ids)))
     return ids[:cut], ids[cut:]
 
 
-def _check_ids(ids: Any, name: str, vocab_size: int) -> np.ndarray:
-    """ids as a 1-D integer array with values in [0, vocab_size)."""
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+def _ids_1d(ids: Any, name: str) -> np.ndarray:
+    """ids as a 1-D integer array (TypeError for other dtypes)."""
+    ids = check_int_array(ids, name)
+    if ids.ndim != 1:
         raise ValueError(
             f"{name} must be a 1-D array of integer ids, got "
-            f"shape {ids.shape} and dtype {ids.dtype}"
+            f"shape {ids.shape}"
         )
+    return ids
+
+
+def _check_ids(ids: Any, name: str, vocab_size: int) -> np.ndarray:
+    """ids as a 1-D integer array with values in [0, vocab_size)."""
+    ids = _ids_1d(ids, name)
     if ids.size < 2 or ids.min() < 0 or ids.max() >= vocab_size:
         raise ValueError(
             f"{name} must hold at least 2 ids in [0, "
@@ -128,6 +160,7 @@ def unigram_bpc(
 ) -> float:
     """Held-out bpc of character frequencies counted on train (add-alpha)."""
     vocab_size = check_positive_int(vocab_size, "vocab_size")
+    check_size(vocab_size, "vocab_size", f"{vocab_size:.3g} counts")
     train = _check_ids(train, "train", vocab_size)
     test = _check_ids(test, "test", vocab_size)
     alpha = check_scalar(alpha, "alpha", positive=True)
@@ -143,6 +176,9 @@ def bigram_bpc(
     The first test character has no previous one and is not scored.
     """
     vocab_size = check_positive_int(vocab_size, "vocab_size")
+    check_size(
+        vocab_size**2, "vocab_size", f"a {vocab_size} x {vocab_size} table"
+    )
     train = _check_ids(train, "train", vocab_size)
     test = _check_ids(test, "test", vocab_size)
     alpha = check_scalar(alpha, "alpha", positive=True)
@@ -159,7 +195,7 @@ def random_windows(
     Each row is a window of `length` characters at a random start; its
     targets are the same window shifted by one (the next characters).
     """
-    ids = np.asarray(ids)
+    ids = check_int_array(ids, "ids")
     length = check_positive_int(length, "length")
     if ids.ndim != 1 or len(ids) <= length:
         raise ValueError(
@@ -170,6 +206,12 @@ def random_windows(
     def batch(
         rng: np.random.Generator, size: int
     ) -> tuple[np.ndarray, np.ndarray]:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"rng must be a numpy Generator, got {type(rng).__name__}"
+            )
+        size = check_positive_int(size, "size (the batch size)")
+        check_size(size * length, "size", f"{size} windows of {length} ids")
         starts = rng.integers(0, len(ids) - length, size=size)
         rows = starts[:, None] + np.arange(length)
         return ids[rows], ids[rows + 1]
