@@ -934,7 +934,7 @@ def ch15_leak() -> str:
         model = DecoderLM(9, 6, d_model=8, num_heads=2, num_layers=1, causal=not flip, flip_mask=flip)
         moved = not np.allclose(model.forward(ids)[0][:, 2], model.forward(later)[0][:, 2])
         assert moved == reads_answer
-    return "Nothing good: without the mask, position i can read token i + 1, the answer it must predict"
+    return "Nothing good: with the flipped mask, position i can read token i + 1, the answer it must predict"
 
 
 def ch15_adam_bias() -> str:
@@ -1013,7 +1013,7 @@ def ch16_greedy() -> str:
 
     model = _tiny_decoder()
     assert generate(model, [3, 4, 5], 10) == generate(model, [3, 4, 5], 10, use_cache=False)  # not the cache
-    return ("Once a phrase is in the context, repeating it becomes the most likely continuation, and greedy "
+    return ("Once the phrase was in the context, repeating it became the most likely continuation, and greedy "
             "always takes the most likely token")
 
 
