@@ -5,7 +5,7 @@ one test case with its time. This script adds them up per notebook, prints a tab
 and the total, and exits 1 if a notebook or the total is over budget (a regression guard with a
 generous margin, not a benchmark).
 
-Usage: python scripts/notebook_times.py [_build/nbval-junit.xml] [--per-notebook 30] [--total 120]
+Usage: python scripts/notebook_times.py [_build/nbval-junit.xml] [--per-notebook 30] [--total 150]
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report", nargs="?", default="_build/nbval-junit.xml", type=Path)
     parser.add_argument("--per-notebook", type=float, default=30.0, help="budget per notebook (s)")
-    parser.add_argument("--total", type=float, default=120.0, help="budget for all notebooks (s)")
+    # 16 chapters: the budget grew from 120 s (14 chapters) with chapters 15 and 16.
+    parser.add_argument("--total", type=float, default=150.0, help="budget for all notebooks (s)")
     args = parser.parse_args(argv)
     if not args.report.exists():
         print(f"no report at {args.report}: run `make notebooks` first")
