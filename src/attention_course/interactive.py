@@ -117,7 +117,9 @@ def slider_heatmaps(
     if any(m.shape != shape for m in mats) or shape != (len(y_labels), len(x_labels)):
         raise ValueError(f"every state must have shape (len(y_labels), len(x_labels)) = "
                          f"({len(y_labels)}, {len(x_labels)}), got {[m.shape for m in mats]}")
-    text = [np.vectorize(lambda v: f"{v:.2f}")(m).tolist() for m in mats]
+    # No label on cells a state leaves empty (NaN), rather than "nan".
+    text = [np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.2f}")(m).tolist()
+            for m in mats]
     fig = go.Figure(go.Heatmap(z=mats[active].tolist(), x=list(x_labels), y=list(y_labels), zmin=zmin,
                                zmax=zmax, colorscale=colorscale, text=text[active], texttemplate="%{text}",
                                colorbar={"title": {"text": "weight"}},
