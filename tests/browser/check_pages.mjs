@@ -275,7 +275,17 @@ for (const path of job.pages) {
   }));
   facts.layout = await page.evaluate(layoutFacts);
   const shot = job.screenshots[path];
-  if (shot) await page.screenshot({ path: shot, fullPage: true });
+  if (shot) {
+    await page.screenshot({ path: shot, fullPage: true });
+    // A full-page screenshot resizes the window for a moment, and plotly redraws its figures on a
+    // resize a little later (a 100 ms debounce). Let that redraw finish before clicking sliders, or
+    // a click can land on a tick that is still moving.
+    await page.evaluate(async () => {
+      if (!window.Plotly) return;
+      for (const gd of document.querySelectorAll(".plotly-graph-div")) await window.Plotly.Plots.resize(gd);
+    }).catch(() => {});
+    await page.waitForTimeout(300);
+  }
   // After the screenshot, which shows each figure in its first state.
   facts.twins = await moveTwins(page);
   await page.close();
