@@ -45,6 +45,19 @@ def _check_weights_2d(weights: Any, query_labels: Sequence[str], key_labels: Seq
     return w
 
 
+def _check_labelled_weights(
+    weights: Any, query_labels: Any, key_labels: Any
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """Checked (weights (n_q, n_k), query labels, key labels: default the query labels)."""
+    query_labels = check_texts(query_labels, "query_labels")
+    key_labels = (
+        list(query_labels)
+        if key_labels is None
+        else check_texts(key_labels, "key_labels")
+    )
+    return _check_weights_2d(weights, query_labels, key_labels), query_labels, key_labels
+
+
 def plot_attention(
     weights: Any,
     query_labels: Sequence[str],
@@ -66,13 +79,8 @@ def plot_attention(
     """
     import matplotlib.pyplot as plt
 
-    query_labels = check_texts(query_labels, "query_labels")
-    key_labels = (
-        list(query_labels)
-        if key_labels is None
-        else check_texts(key_labels, "key_labels")
-    )
-    w = _check_weights_2d(weights, query_labels, key_labels)
+    w, query_labels, key_labels = _check_labelled_weights(
+        weights, query_labels, key_labels)
     if ax is None:
         size = (1.2 + 0.6 * w.shape[1], 1.0 + 0.45 * w.shape[0])
         width = min(max(size[0], 3.5), FIGURE_WIDTH)
@@ -105,13 +113,8 @@ def attention_table(
     top: int = 3,
 ) -> str:
     """Text alternative to a heatmap of weights: (n_q, n_k): each query's top keys with weights."""
-    query_labels = check_texts(query_labels, "query_labels")
-    key_labels = (
-        list(query_labels)
-        if key_labels is None
-        else check_texts(key_labels, "key_labels")
-    )
-    w = _check_weights_2d(weights, query_labels, key_labels)
+    w, query_labels, key_labels = _check_labelled_weights(
+        weights, query_labels, key_labels)
     top = check_positive_int(top, "top")
     if top < 1:
         raise ValueError(f"top must be at least 1, got {top}")
